@@ -1,0 +1,20 @@
+"""The message bus: one broker, publishers and subscribers, a versioned envelope."""
+
+from runtime.bus._broker import Broker, BrokerStats
+from runtime.bus._endpoints import check_bind_allowed, is_loopback
+from runtime.bus._envelope import VERSION, Message, decode, encode
+from runtime.bus._sockets import BusPublisher, BusSubscriber, ReceiveStats
+
+__all__ = [
+    "VERSION",
+    "Broker",
+    "BrokerStats",
+    "BusPublisher",
+    "BusSubscriber",
+    "Message",
+    "ReceiveStats",
+    "check_bind_allowed",
+    "decode",
+    "encode",
+    "is_loopback",
+]

@@ -1,0 +1,96 @@
+"""``kintsugi run``: the daemon in the foreground until stopped or --duration passes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+from runtime.cli import _exit
+
+logger = logging.getLogger("runtime.cli")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the daemon: board → bus → features → controller",
+        description=(
+            "Run the daemon in the foreground. Prints the bus endpoints on its first line; "
+            "stops on Ctrl-C / SIGTERM (a second Ctrl-C forces) or after --duration."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("-c", "--config", required=True, help="TOML config (see configs/)")
+    parser.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    parser.add_argument("--board", default=None, help="override [source] board")
+    parser.add_argument("--serial-port", default=None, help="override [source] serial_port")
+    parser.add_argument("--ip-address", default=None, help="override [source] ip_address")
+    parser.add_argument("--mac-address", default=None, help="override [source] mac_address")
+    parser.add_argument("--file", default=None, help="override [source] file (playback)")
+    parser.add_argument("--publish-endpoint", default=None, help="override [bus] endpoint")
+    parser.add_argument("--subscribe-endpoint", default=None, help="override [bus] endpoint")
+    parser.set_defaults(handler=_handle)
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from drivers import set_brainflow_logging
+    from runtime.config import load_config, with_overrides
+    from runtime.daemon import Daemon
+
+    config = load_config(args.config)
+    config = with_overrides(
+        config,
+        "source",
+        board=args.board,
+        serial_port=args.serial_port,
+        ip_address=args.ip_address,
+        mac_address=args.mac_address,
+        file=args.file,
+    )
+    config = with_overrides(
+        config,
+        "bus",
+        publish_endpoint=args.publish_endpoint,
+        subscribe_endpoint=args.subscribe_endpoint,
+    )
+    set_brainflow_logging(args.verbose >= 2)
+    daemon = Daemon(config)
+    daemon.start()
+    print(
+        f"kintsugi run: board={config.source.board} "
+        f"publish_endpoint={daemon.publish_endpoint} "
+        f"subscribe_endpoint={daemon.subscribe_endpoint}",
+        flush=True,
+    )
+    stop = threading.Event()
+    _install_signal_handlers(stop)
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    while not stop.is_set():
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            break
+        stop.wait(0.2 if remaining is None else min(0.2, remaining))
+    cut_short = daemon.stop()
+    print(
+        f"kintsugi run: stopped{' (cut short: ' + ', '.join(cut_short) + ')' if cut_short else ''}"
+    )
+    return _exit.OK
+
+
+def _install_signal_handlers(stop: threading.Event) -> None:
+    """SIGINT/SIGTERM ask for a clean stop; a second SIGINT exits at once."""
+
+    def request_stop(signum: int, _frame: object) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            print("kintsugi run: forced exit", file=sys.stderr, flush=True)
+            os._exit(_exit.INTERRUPTED)
+        logger.info("run: %s received; stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)

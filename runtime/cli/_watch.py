@@ -1,0 +1,94 @@
+"""``kintsugi watch``: print decoded bus messages (one JSON object per line with --json)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from runtime.cli import _exit
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "watch",
+        help="print messages from the bus",
+        description=(
+            "Subscribe to TOPIC (a prefix: 'control', 'features', 'status.', '' for all) and "
+            "print each decoded message. Array payloads are summarised (dtype, shape)."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("topic", nargs="?", default="", help="topic prefix")
+    parser.add_argument("--count", type=int, default=None, help="exit after N messages")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--timeout", type=float, default=None, help="exit 1 after S s of silence")
+    parser.add_argument("-c", "--config", default=None, help="take the endpoint from a config")
+    parser.add_argument(
+        "--endpoint", default=None, help="broker subscribe endpoint (default: [bus] of --config)"
+    )
+    parser.set_defaults(handler=_handle)
+
+
+def message_to_dict(message: Any) -> dict[str, Any]:
+    """A decoded message as printed by ``watch --json``."""
+    out: dict[str, Any] = {
+        "topic": message.topic,
+        "publisher": message.publisher,
+        "seq": message.seq,
+        "source_time": message.source_time,
+        "publish_time": message.publish_time,
+        "body": message.body,
+    }
+    if message.array is not None:
+        out["array"] = {"dtype": message.array.dtype.str, "shape": list(message.array.shape)}
+    return out
+
+
+def _summary(message: Any) -> str:
+    body = message.body
+    if message.topic == "control":
+        return (
+            f"intensity={body.get('intensity'):.3f} gentle={body.get('gentle')} "
+            f"mode={body.get('mode')} rule={body.get('rule')!r}"
+        )
+    if message.array is not None:
+        return f"array {message.array.dtype} {tuple(message.array.shape)}"
+    text = json.dumps(body, default=str)
+    return text if len(text) < 160 else text[:157] + "..."
+
+
+def _handle(args: argparse.Namespace) -> int:
+    from runtime.bus import BusSubscriber
+    from runtime.client import DEFAULT_SUBSCRIBE_ENDPOINT
+    from runtime.errors import ConfigError
+
+    if args.count is not None and args.count < 1:
+        raise ConfigError(f"--count must be a positive integer; {args.count} is invalid")
+    endpoint = args.endpoint
+    if endpoint is None and args.config:
+        from runtime.config import load_config
+
+        endpoint = load_config(args.config).bus.subscribe_endpoint
+    subscriber = BusSubscriber(endpoint or DEFAULT_SUBSCRIBE_ENDPOINT, (args.topic,))
+    seen = 0
+    try:
+        while args.count is None or seen < args.count:
+            message = subscriber.recv(timeout_s=args.timeout)
+            if message is None:
+                print(
+                    f"kintsugi watch: nothing on {args.topic!r} for {args.timeout} s",
+                    file=sys.stderr,
+                )
+                return _exit.FOUND
+            seen += 1
+            if args.json:
+                print(json.dumps(message_to_dict(message), default=str), flush=True)
+            else:
+                print(f"{message.topic:<18} #{message.seq:<6} {_summary(message)}", flush=True)
+    except BrokenPipeError:
+        return _exit.OK
+    finally:
+        subscriber.close()
+    return _exit.OK

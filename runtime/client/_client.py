@@ -1,0 +1,154 @@
+"""ControlClient: what a training job uses to receive control and report back.
+
+A background thread owns the ZeroMQ sockets; the training thread only reads an immutable
+``Control`` (an atomic reference swap) and appends to a bounded queue, so neither
+``current()`` nor ``report()`` can block or raise because of the bus or the daemon.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import zmq
+
+from runtime.bus._sockets import BusPublisher, BusSubscriber
+from runtime.client._control import Control, expire, safe_control
+
+logger = logging.getLogger("runtime.client")
+
+CONTROL_TOPIC = "control"
+MODEL_STATUS_TOPIC = "model.status"
+DEFAULT_SUBSCRIBE_ENDPOINT = "tcp://127.0.0.1:5592"
+DEFAULT_PUBLISH_ENDPOINT = "tcp://127.0.0.1:5591"
+
+
+class ControlClient:
+    """Receives ``control`` from the daemon; ``current()`` never blocks.
+
+    ``endpoint`` is the broker's subscribe endpoint; ``publish_endpoint`` (optional) is
+    where ``report()`` sends ``model.status``. When control expires (its TTL passes with no
+    update: daemon gone, bus down) ``current()`` returns the safe state by itself. ZeroMQ
+    reconnects on its own when the daemon comes back; the broker's last-value cache then
+    hands over the current control at once.
+    """
+
+    def __init__(
+        self,
+        endpoint: str = DEFAULT_SUBSCRIBE_ENDPOINT,
+        *,
+        publish_endpoint: str | None = DEFAULT_PUBLISH_ENDPOINT,
+        component: str = "training",
+        curve: Any = None,
+        report_queue: int = 64,
+        start: bool = True,
+    ) -> None:
+        self.endpoint = endpoint
+        self.publish_endpoint = publish_endpoint
+        self.component = component
+        self._curve = curve
+        self._latest: Control = safe_control("no-control-yet")
+        self._received_at: float | None = None
+        self._reports: collections.deque[dict[str, Any]] = collections.deque(maxlen=report_queue)
+        self.reports_dropped = 0
+        self.received = 0
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._context: zmq.Context | None = None
+        if start:
+            self.start()
+
+    # -- training-thread API -----------------------------------------------------------------
+
+    def current(self, now: float | None = None) -> Control:
+        """The latest valid control, or the safe state when there is none or it has expired."""
+        control = self._latest
+        if control.safe and control.ttl_s == 0.0:
+            return control
+        if control.expired(now):
+            return expire(control, now)
+        return control
+
+    def is_live(self, now: float | None = None) -> bool:
+        """True when control from the daemon is held and has not expired."""
+        return self._received_at is not None and not self._latest.expired(now)
+
+    def report(self, status: Mapping[str, Any]) -> None:
+        """Queue a ``model.status`` message; never blocks (the oldest report is dropped)."""
+        if len(self._reports) == self._reports.maxlen:
+            self.reports_dropped += 1
+        self._reports.append(dict(status))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, timeout_s: float = 5.0) -> None:
+        """Start the receiving thread (done by the constructor unless ``start=False``)."""
+        if self._thread is not None:
+            return
+        self._context = zmq.Context()
+        self._thread = threading.Thread(target=self._run, name="kintsugi-client", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout_s):
+            raise RuntimeError(f"ControlClient thread did not start within {timeout_s} s")
+
+    def close(self) -> None:
+        """Stop the thread and close the sockets; safe to call twice."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+        if self._context is not None and not self._context.closed:
+            self._context.term()
+
+    def __enter__(self) -> ControlClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the thread --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        assert self._context is not None
+        subscriber = BusSubscriber(
+            self.endpoint, (CONTROL_TOPIC,), context=self._context, hwm=100, curve=self._curve
+        )
+        publisher = None
+        if self.publish_endpoint:
+            publisher = BusPublisher(
+                self.publish_endpoint,
+                self.component,
+                context=self._context,
+                hwm=100,
+                curve=self._curve,
+            )
+        self._ready.set()
+        try:
+            while not self._stop.is_set():
+                message = subscriber.recv(timeout_s=0.05)
+                while message is not None:
+                    if message.topic == CONTROL_TOPIC:
+                        self._accept(message.body)
+                    message = subscriber.recv_nowait()
+                while publisher is not None and self._reports:
+                    publisher.publish(MODEL_STATUS_TOPIC, self._reports.popleft())
+        except Exception:  # never take the training job down; fall back to safe via TTL
+            logger.exception("client: receive thread failed; control will expire to safe")
+        finally:
+            subscriber.close()
+            if publisher is not None:
+                publisher.close()
+
+    def _accept(self, body: Mapping[str, Any]) -> None:
+        try:
+            control = Control.from_dict(dict(body))
+        except (TypeError, ValueError) as exc:
+            logger.warning("client: ignored a malformed control message: %s", exc)
+            return
+        self._latest = control
+        self._received_at = time.time()
+        self.received += 1

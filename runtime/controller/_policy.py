@@ -1,0 +1,275 @@
+"""The control policy: features and model status in, a Control out, once per hop.
+
+Pure logic with injected time, so property tests can drive it through any history. The
+policy never raises on bad input: non-finite or out-of-range feature values count as
+invalid, and any failure inside a decision step yields the safe state.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from runtime.client._control import Control
+from runtime.controller._settings import ControllerSettings
+from runtime.resolver import Decision, DecisionStep, score_options
+
+logger = logging.getLogger("runtime.controller")
+
+Mode = Literal["safe", "pause", "gentle", "hold", "intensify"]
+#: Modes a decision may choose (the resolver's standard options).
+CONFLICT_OPTIONS: tuple[Mode, ...] = ("intensify", "hold", "gentle", "pause")
+
+
+@dataclass
+class _Reading:
+    value: float | None = None
+    valid: bool = False
+    reason: str = "none yet"
+    received_at: float = -math.inf
+    smoothed: float | None = None
+
+
+@dataclass(frozen=True)
+class PolicyOutput:
+    """One hop's result: the control to publish, the mode, and a decision made this hop."""
+
+    control: Control
+    mode: Mode
+    decision: Decision | None = None
+
+
+class ControlPolicy:
+    """Maps attention, stress and the model's guard reports to repair intensity and gentle mode.
+
+    Call ``observe_*`` whenever a feature or model status arrives and ``step`` once per hop.
+    Times are monotonic seconds (``now``) plus wall-clock seconds (``wall``) for the TTL.
+    Into the safe state is immediate; every other change of mode waits ``min_dwell_s``
+    since the previous change.
+    """
+
+    def __init__(self, settings: ControllerSettings, decision_step: DecisionStep) -> None:
+        self.settings = settings
+        self.decision_step = decision_step
+        self._attention = _Reading()
+        self._stress = _Reading()
+        self._guard_violated_at = -math.inf
+        self._guard_detail = ""
+        self._margins: dict[str, float] = {}
+        self.mode: Mode = "safe"
+        self._mode_since = -math.inf
+        self._intensity = settings.baseline_intensity
+        self._last_step: float | None = None
+        self._intensify_on = False
+        self._gentle_on = False
+        self._decision: Decision | None = None
+        self._decided_at = -math.inf
+        self._decided_kind = ""
+
+    # -- inputs ---------------------------------------------------------------------------
+
+    def observe_attention(self, value: float | None, valid: bool, reason: str, now: float) -> None:
+        """A new attention estimate in [0, 1] (``valid`` False: calibrating or poor signal)."""
+        self._observe(self._attention, value, valid, reason, now)
+
+    def observe_stress(self, value: float | None, valid: bool, reason: str, now: float) -> None:
+        """A new stress estimate in [0, 1]."""
+        self._observe(self._stress, value, valid, reason, now)
+
+    def observe_model_guards(
+        self,
+        now: float,
+        *,
+        identity_margin: float | None = None,
+        entropy_margin: float | None = None,
+        violations: int = 0,
+        detail: str = "",
+    ) -> None:
+        """Guard margins from ``model.status``; a negative margin or a violation count > 0
+        means a repair would erase too much of the model's identity."""
+        margins = {"identity_margin": identity_margin, "entropy_margin": entropy_margin}
+        self._margins = {
+            k: float(v) for k, v in margins.items() if v is not None and math.isfinite(v)
+        }
+        if violations > 0 or any(v < 0 for v in self._margins.values()):
+            self._guard_violated_at = now
+            self._guard_detail = detail or "a guard violation"
+
+    def _observe(
+        self, reading: _Reading, value: float | None, valid: bool, reason: str, now: float
+    ) -> None:
+        ok = valid and value is not None and math.isfinite(value) and 0.0 <= value <= 1.0
+        if valid and not ok:
+            reason = f"out-of-range value {value!r}"
+        tau = self.settings.smoothing_tau_s
+        if ok:
+            assert value is not None
+            if reading.smoothed is None or not reading.valid or tau == 0:
+                reading.smoothed = value
+            else:
+                alpha = 1.0 - math.exp(-max(now - reading.received_at, 0.0) / tau)
+                reading.smoothed += alpha * (value - reading.smoothed)
+        else:
+            reading.smoothed = None
+        reading.value = value if ok else None
+        reading.valid = ok
+        reading.reason = "" if ok else (reason or "invalid")
+        reading.received_at = now
+
+    # -- one hop ----------------------------------------------------------------------------
+
+    def step(self, now: float, wall: float) -> PolicyOutput:
+        """Decide this hop's control."""
+        s = self.settings
+        dt = 0.0 if self._last_step is None else max(now - self._last_step, 0.0)
+        self._last_step = now
+        unsafe = self._safety_reason(now)
+        decision = None
+        if unsafe is not None:
+            self._enter("safe", now)
+            self._intensify_on = self._gentle_on = False
+            self._intensity = s.baseline_intensity
+            return PolicyOutput(self._control(f"safe:{unsafe}", wall, safe=True), "safe")
+        wanted, rule, decision = self._wanted_mode(now)
+        if wanted != self.mode and now - self._mode_since < s.min_dwell_s:
+            rule = f"dwell:{self.mode} (wanted {wanted}: {rule})"
+            wanted = self.mode
+        self._enter(wanted, now)
+        target = self._target_intensity(wanted)
+        step_max = s.max_rate_per_s * dt
+        self._intensity += max(-step_max, min(step_max, target - self._intensity))
+        self._intensity = min(s.max_intensity, max(s.min_intensity, self._intensity))
+        return PolicyOutput(self._control(rule, wall, safe=False), self.mode, decision)
+
+    def _enter(self, mode: Mode, now: float) -> None:
+        if mode != self.mode:
+            logger.info("controller: mode %s → %s", self.mode, mode)
+            self.mode = mode
+            self._mode_since = now
+
+    def _safety_reason(self, now: float) -> str | None:
+        s = self.settings
+        required = [("attention", self._attention)]
+        if s.require_stress:
+            required.append(("stress", self._stress))
+        for name, reading in required:
+            if reading.received_at == -math.inf:
+                return f"no-{name}"
+            if now - reading.received_at > s.stale_after_s:
+                return f"{name}-stale"
+            if not reading.valid and reading.reason.startswith("calibrating"):
+                return f"{name}-calibrating"
+        return None
+
+    def _wanted_mode(self, now: float) -> tuple[Mode, str, Decision | None]:
+        s = self.settings
+        attention, stress = self._attention, self._stress
+        stress_known = stress.valid and now - stress.received_at <= s.stale_after_s
+        invalid = [n for n, r in (("attention", attention), ("stress", stress)) if not r.valid]
+        if not s.require_stress and not stress_known:
+            invalid = [n for n in invalid if n != "stress"]
+        if invalid:
+            detail = ", ".join(
+                f"{n} invalid ({(attention if n == 'attention' else stress).reason})"
+                for n in invalid
+            )
+            return self._resolve("poor-signal", detail, now, forbid_intensify=True)
+        a = attention.smoothed
+        z = stress.smoothed if stress_known else None
+        assert a is not None
+        h = s.hysteresis
+        if self._intensify_on:
+            self._intensify_on = a > s.attention_high - h and (z is None or z < s.stress_low + h)
+        else:
+            self._intensify_on = a > s.attention_high and (z is not None and z < s.stress_low)
+        if z is None:
+            self._gentle_on = False
+        elif self._gentle_on:
+            self._gentle_on = z > s.stress_high - h
+        else:
+            self._gentle_on = z > s.stress_high
+        z_text = "n/a" if z is None else f"{z:.2f}"
+        guard = now - self._guard_violated_at <= s.guard_hold_s
+        if self._intensify_on and self._gentle_on:
+            detail = f"attention {a:.2f} high and stress {z_text} high at once"
+            return self._resolve("intensify-vs-gentle", detail, now, forbid_intensify=guard)
+        if self._intensify_on and guard:
+            detail = f"intensify wanted but the model reported {self._guard_detail or 'a guard'}"
+            return self._resolve("guard-violation", detail, now, forbid_intensify=True)
+        if self._gentle_on:
+            return "gentle", f"gentle: stress {z_text} > {s.stress_high}", None
+        if self._intensify_on:
+            return (
+                "intensify",
+                f"intensify: attention {a:.2f} > {s.attention_high}, stress {z_text}",
+                None,
+            )
+        return "hold", f"hold: attention {a:.2f}, stress {z_text}", None
+
+    def _resolve(
+        self, kind: str, detail: str, now: float, *, forbid_intensify: bool
+    ) -> tuple[Mode, str, Decision | None]:
+        """Ask the decision step, at most once per dwell time for an ongoing conflict."""
+        s = self.settings
+        fresh = (
+            self._decision is None
+            or self._decided_kind != kind
+            or now - self._decided_at >= max(s.min_dwell_s, s.hop_s)
+        )
+        if not fresh:
+            assert self._decision is not None
+            return (
+                _as_mode(self._decision.option),
+                f"decision:{self._decision.option} ({kind})",
+                None,
+            )
+        state: dict[str, Any] = {
+            "attention": self._attention.smoothed,
+            "stress": self._stress.smoothed,
+            "attention_valid": self._attention.valid,
+            "stress_valid": self._stress.valid,
+            "identity_margin": self._margins.get("identity_margin"),
+            "entropy_margin": self._margins.get("entropy_margin"),
+            "detail": detail,
+        }
+        try:
+            scored = score_options(state)
+        except Exception:  # out-of-range margins from a model: score without them
+            logger.exception("controller: could not score %s; scoring without margins", kind)
+            scored = score_options({k: v for k, v in state.items() if "margin" not in k})
+        conflict = scored.to_conflict(kind)
+        if forbid_intensify:
+            conflict = replace(conflict, forbidden=conflict.forbidden | {"intensify"})
+        try:
+            decision = self.decision_step.decide(conflict)
+        except Exception:  # a DecisionStep must not raise; if one does, be safe
+            logger.exception("controller: decision step raised; choosing gentle")
+            return "gentle", f"decision-failed:gentle ({kind})", None
+        self._decision, self._decided_at, self._decided_kind = decision, now, kind
+        return _as_mode(decision.option), f"decision:{decision.option} ({kind}: {detail})", decision
+
+    def _target_intensity(self, mode: Mode) -> float:
+        s = self.settings
+        if mode == "intensify":
+            return min(s.max_intensity, s.baseline_intensity * s.gain)
+        if mode == "pause":
+            return s.min_intensity
+        return s.baseline_intensity
+
+    def _control(self, rule: str, wall: float, *, safe: bool) -> Control:
+        ttl = self.settings.ttl_s
+        return Control(
+            intensity=float(self._intensity),
+            gentle=safe or self.mode in ("gentle", "pause"),
+            rule=rule,
+            ttl_s=ttl,
+            issued_at=wall,
+            expires_at=wall + ttl,
+            safe=safe,
+        )
+
+
+def _as_mode(option: str) -> Mode:
+    return option if option in CONFLICT_OPTIONS else "gentle"  # type: ignore[return-value]

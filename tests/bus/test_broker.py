@@ -1,0 +1,113 @@
+"""The broker: forwarding, the last-value cache for late joiners, junk that does not pass."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import zmq
+
+from runtime.bus import Broker, BusPublisher, BusSubscriber
+from runtime.errors import BusError
+
+
+def _wait_connected(publisher: BusPublisher, subscriber: BusSubscriber, topic: str) -> None:
+    """Publish probes until the subscriber sees one (ZeroMQ connects asynchronously)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        publisher.publish(topic, {"probe": True})
+        if subscriber.recv(timeout_s=0.05) is not None:
+            return
+    raise AssertionError("subscriber never connected")
+
+
+def test_messages_pass_from_publisher_to_subscriber_with_arrays(broker):
+    publisher = BusPublisher(broker.publish_endpoint, "test")
+    subscriber = BusSubscriber(broker.subscribe_endpoint, ("raw.",))
+    try:
+        _wait_connected(publisher, subscriber, "raw.probe")
+        data = np.random.default_rng(0).normal(size=(8, 25)).astype(np.float32)
+        publisher.publish("raw.eeg", {"fs": 250}, array=data)
+        message = subscriber.recv(timeout_s=2)
+        assert message is not None and message.topic == "raw.eeg"
+        np.testing.assert_array_equal(message.array, data)
+    finally:
+        publisher.close()
+        subscriber.close()
+
+
+def test_late_subscriber_gets_the_last_control_at_once(broker):
+    publisher = BusPublisher(broker.publish_endpoint, "controller")
+    early = BusSubscriber(broker.subscribe_endpoint, ("control",))
+    try:
+        _wait_connected(publisher, early, "control")
+        publisher.publish("control", {"intensity": 1.5, "gentle": False})
+        assert early.recv(timeout_s=2).body["intensity"] == 1.5
+        late = BusSubscriber(broker.subscribe_endpoint, ("control",))
+        message = late.recv(timeout_s=2)
+        assert message is not None, "late joiner got nothing from the last-value cache"
+        assert message.body == {"intensity": 1.5, "gentle": False}
+        # The replay also reaches the early subscriber, which drops it as a duplicate.
+        assert early.recv(timeout_s=0.3) is None
+        assert early.stats.duplicates >= 1
+        late.close()
+    finally:
+        publisher.close()
+        early.close()
+
+
+def test_junk_frames_are_dropped_by_the_broker_and_control_keeps_flowing(broker):
+    publisher = BusPublisher(broker.publish_endpoint, "controller")
+    subscriber = BusSubscriber(broker.subscribe_endpoint, ("",))
+    raw = zmq.Context.instance().socket(zmq.PUB)
+    raw.setsockopt(zmq.LINGER, 0)
+    raw.connect(broker.publish_endpoint)
+    try:
+        _wait_connected(publisher, subscriber, "control")
+        time.sleep(0.2)  # let the raw socket's connection settle
+        for junk in ([b"control", b"{garbage"], [b"control"], [b"\x00" * 10, b"{}", b"x"]):
+            raw.send_multipart(junk)
+        publisher.publish("control", {"intensity": 2.0})
+        deadline = time.monotonic() + 3
+        got = None
+        while time.monotonic() < deadline and got is None:
+            message = subscriber.recv(timeout_s=0.2)
+            if message is not None and message.body.get("intensity") == 2.0:
+                got = message
+        assert got is not None
+        assert broker.running
+        assert broker.stats.rejected == 3
+        assert subscriber.stats.rejected == 0
+    finally:
+        raw.close()
+        publisher.close()
+        subscriber.close()
+
+
+def test_sequence_gaps_are_counted_as_drops(broker):
+    publisher = BusPublisher(broker.publish_endpoint, "p")
+    subscriber = BusSubscriber(broker.subscribe_endpoint, ("t",))
+    try:
+        _wait_connected(publisher, subscriber, "t")
+        publisher.publish("t", {})
+        publisher._seq["t"] += 5  # five messages that never left: a real gap on the wire
+        publisher.publish("t", {})
+        assert subscriber.recv(timeout_s=2) is not None
+        assert subscriber.recv(timeout_s=2) is not None
+        assert subscriber.stats.dropped == 5
+    finally:
+        publisher.close()
+        subscriber.close()
+
+
+def test_binding_beyond_loopback_without_keys_is_refused():
+    with pytest.raises(BusError, match="kintsugi keys"):
+        Broker("tcp://0.0.0.0:5599", "tcp://127.0.0.1:5600")
+
+
+def test_a_taken_port_gives_a_clear_startup_error(broker):
+    port = broker.publish_endpoint.rsplit(":", 1)[1]
+    other = Broker(f"tcp://127.0.0.1:{port}", "tcp://127.0.0.1:*")
+    with pytest.raises(BusError, match="Another daemon may be running"):
+        other.start()

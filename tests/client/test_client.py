@@ -1,0 +1,132 @@
+"""ControlClient against a real broker: late join, expiry to safe, reports, reconnects."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from runtime.bus import Broker, BusPublisher, BusSubscriber
+from runtime.client import Control, ControlClient
+from tests.conftest import free_tcp_port
+
+
+def _control(intensity: float, ttl_s: float = 5.0, **kw) -> dict:
+    now = time.time()
+    c = Control(
+        intensity=intensity,
+        gentle=False,
+        rule="test",
+        ttl_s=ttl_s,
+        issued_at=now,
+        expires_at=now + ttl_s,
+        safe=False,
+        **kw,
+    )
+    return c.to_dict()
+
+
+def _wait_for(predicate, timeout_s: float = 5.0) -> bool:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_current_is_safe_before_any_control_and_never_blocks():
+    # Nothing listens on this endpoint at all.
+    with ControlClient(f"tcp://127.0.0.1:{free_tcp_port()}", publish_endpoint=None) as client:
+        control = client.current()
+        assert control.safe and control.gentle and control.intensity == 1.0
+        assert control.rule == "safe:no-control-yet"
+        assert not client.is_live()
+
+
+def test_control_published_before_the_client_started_arrives_at_once(broker):
+    publisher = BusPublisher(broker.publish_endpoint, "controller")
+    probe = BusSubscriber(broker.subscribe_endpoint, ("control",))
+    try:
+        assert _wait_for(lambda: publisher.publish("control", _control(1.4)) is not None
+                         and probe.recv(timeout_s=0.05) is not None)
+        with ControlClient(broker.subscribe_endpoint, publish_endpoint=None) as client:
+            assert _wait_for(lambda: client.current().intensity == 1.4, 3.0)
+            assert client.is_live()
+    finally:
+        publisher.close()
+        probe.close()
+
+
+def test_expired_control_falls_back_to_the_safe_state_by_itself(broker):
+    publisher = BusPublisher(broker.publish_endpoint, "controller")
+    with ControlClient(broker.subscribe_endpoint, publish_endpoint=None) as client:
+        assert _wait_for(
+            lambda: publisher.publish("control", _control(2.0, ttl_s=0.5)) is not None
+            and client.current().intensity == 2.0
+        )
+        time.sleep(0.6)
+        control = client.current()
+        assert control.safe and control.gentle and control.intensity == 1.0
+        assert control.rule == "safe:control-expired"
+    publisher.close()
+
+
+def test_report_publishes_model_status(broker):
+    subscriber = BusSubscriber(broker.subscribe_endpoint, ("model.status",))
+    with ControlClient(
+        broker.subscribe_endpoint, publish_endpoint=broker.publish_endpoint
+    ) as client:
+        got = None
+        end = time.monotonic() + 5
+        step = 0
+        while got is None and time.monotonic() < end:
+            client.report({"step": step, "repairs": 3})
+            step += 1
+            got = subscriber.recv(timeout_s=0.1)
+        assert got is not None and got.body["repairs"] == 3
+    subscriber.close()
+
+
+def test_report_never_blocks_and_drops_the_oldest_when_nothing_drains():
+    client = ControlClient("tcp://127.0.0.1:1", publish_endpoint=None, start=False,
+                           report_queue=4)
+    for step in range(10):
+        client.report({"step": step})
+    assert client.reports_dropped == 6
+    assert [r["step"] for r in client._reports] == [6, 7, 8, 9]
+
+
+def test_client_reconnects_when_the_broker_restarts():
+    pub_port, sub_port = free_tcp_port(), free_tcp_port()
+    endpoints = (f"tcp://127.0.0.1:{pub_port}", f"tcp://127.0.0.1:{sub_port}")
+    broker = Broker(*endpoints)
+    broker.start()
+    with ControlClient(endpoints[1], publish_endpoint=None) as client:
+        publisher = BusPublisher(endpoints[0], "controller")
+        assert _wait_for(
+            lambda: publisher.publish("control", _control(1.2)) is not None
+            and client.current().intensity == 1.2
+        )
+        broker.stop()
+        broker = Broker(*endpoints)
+        broker.start()
+        try:
+            assert _wait_for(
+                lambda: publisher.publish("control", _control(1.7)) is not None
+                and client.current().intensity == 1.7,
+                timeout_s=10,
+            ), "client did not get control after the broker restarted"
+        finally:
+            publisher.close()
+            broker.stop()
+
+
+def test_client_imports_neither_torch_brainflow_nor_qiskit():
+    code = (
+        "import sys, runtime.client; "
+        "bad = [m for m in ('torch', 'brainflow', 'qiskit') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,139 @@
+"""The BrainFlow source on real boards: synthetic, playback of files we write, absent devices."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from brainflow.data_filter import DataFilter
+
+from drivers import (
+    BrainFlowSource,
+    DeviceError,
+    DeviceNotFoundError,
+    SourceSettings,
+    count_dropped,
+    describe_presets,
+    lookup_board,
+    open_source,
+)
+
+
+def _read_for(source: BrainFlowSource, seconds: float) -> dict[str, list]:
+    chunks: dict[str, list] = {}
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for chunk in source.read():
+            chunks.setdefault(chunk.preset, []).append(chunk)
+        time.sleep(0.02)
+    return chunks
+
+
+def test_synthetic_board_streams_every_preset_without_drops():
+    with open_source(SourceSettings(board="synthetic")) as source:
+        chunks = _read_for(source, 1.0)
+    assert set(chunks) == {"default", "auxiliary"}
+    for preset, got in chunks.items():
+        n = sum(c.n_samples for c in got)
+        assert 150 < n < 400, f"{preset}: {n} samples in 1 s at 250 Hz"
+        # first_index runs on without gaps, and the package counter shows no drops
+        starts = [c.first_index for c in got]
+        sizes = [c.n_samples for c in got]
+        assert starts == list(np.cumsum([0] + sizes[:-1]))
+        assert sum(c.dropped for c in got) == 0
+        assert got[0].data.shape[0] == got[0].layout.num_rows
+
+
+def test_galea_heart_data_is_on_the_auxiliary_preset():
+    layouts = describe_presets(lookup_board("galea").board_id)
+    assert layouts["default"].eeg_rows and not layouts["default"].ppg_rows
+    assert layouts["auxiliary"].ppg_rows
+    assert layouts["auxiliary"].sampling_rate == 50
+
+
+@pytest.mark.parametrize(
+    ("counters", "previous", "expected"),
+    [
+        (np.arange(10), None, 0),
+        (np.array([254, 255, 0, 1]), 253, 0),  # wrap at 256
+        (np.array([0, 1, 5, 6]), None, 3),
+        (np.array([3, 4]), 0, 2),  # gap across chunks
+        (np.array([250, 2]), None, 7),  # gap across the wrap
+        (np.array([]), 5, 0),
+    ],
+)
+def test_count_dropped(counters, previous, expected):
+    assert count_dropped(counters.astype(float), previous) == expected
+
+
+def _write_synthetic_layout_file(path, n: int, speed: float, skip: slice | None = None):
+    layout = describe_presets(lookup_board("synthetic").board_id)["default"]
+    data = np.zeros((layout.num_rows, n))
+    index = np.arange(n)
+    data[layout.package_num_row] = index % 256
+    data[layout.eeg_rows[0]] = index  # a ramp: any lost or repeated sample shows
+    data[layout.timestamp_row] = 1.7e9 + index / layout.sampling_rate / speed
+    if skip is not None:
+        data = np.delete(data, np.arange(n)[skip], axis=1)
+    DataFilter.write_file(np.ascontiguousarray(data), str(path), "w")
+    return layout
+
+
+def test_playback_replays_a_file_sample_for_sample(tmp_path):
+    path = tmp_path / "ramp.csv"
+    layout = _write_synthetic_layout_file(path, 1000, speed=20.0)  # 4 s of data in 0.2 s
+    settings = SourceSettings(board="playback", file=str(path), master_board="synthetic")
+    with open_source(settings) as source:
+        assert set(source.layouts) == {"default"}
+        chunks = _read_for(source, 1.5)["default"]
+    ramp = np.concatenate([c.data[layout.eeg_rows[0]] for c in chunks])
+    np.testing.assert_array_equal(ramp, np.arange(1000))
+    assert sum(c.dropped for c in chunks) == 0
+
+
+def test_playback_counts_dropped_packets_from_the_counter(tmp_path):
+    path = tmp_path / "gap.csv"
+    _write_synthetic_layout_file(path, 1000, speed=20.0, skip=slice(300, 317))
+    settings = SourceSettings(board="playback", file=str(path), master_board="synthetic")
+    with open_source(settings) as source:
+        chunks = _read_for(source, 1.5)["default"]
+        assert source.dropped_total["default"] == 17
+    assert sum(c.dropped for c in chunks) == 17
+
+
+def test_absent_serial_board_fails_fast_naming_the_port():
+    started = time.monotonic()
+    with pytest.raises(DeviceNotFoundError) as info:
+        BrainFlowSource(SourceSettings(board="cyton", serial_port="/dev/ttyUSB-nothing")).open()
+    assert time.monotonic() - started < 5
+    message = str(info.value)
+    assert "/dev/ttyUSB-nothing" in message and "--serial-port" in message
+    assert info.value.exit_code == 2
+
+
+def test_missing_connection_parameter_says_which_flag_to_pass():
+    with pytest.raises(DeviceNotFoundError, match="--ip-address"):
+        BrainFlowSource(SourceSettings(board="galea")).open()
+
+
+def test_playback_without_a_file_and_unknown_boards_are_clear_errors(tmp_path):
+    with pytest.raises(DeviceError, match="needs `file`"):
+        BrainFlowSource(SourceSettings(board="playback"))
+    with pytest.raises(ValueError, match="supported boards: synthetic"):
+        BrainFlowSource(SourceSettings(board="muse"))
+    with pytest.raises(DeviceNotFoundError, match="recording"):
+        BrainFlowSource(
+            SourceSettings(board="playback", file=str(tmp_path / "missing.csv"))
+        ).open()
+
+
+def test_stop_and_close_are_safe_twice():
+    source = BrainFlowSource(SourceSettings(board="synthetic"))
+    source.start()
+    source.stop()
+    source.stop()
+    source.close()
+    source.close()
+    with pytest.raises(DeviceError, match="before start"):
+        source.read()
