@@ -1,6 +1,7 @@
 """The message bus: one broker, publishers and subscribers, a versioned envelope."""
 
 from runtime.bus._broker import Broker, BrokerStats
+from runtime.bus._curve import CurveKeys, make_keys
 from runtime.bus._endpoints import check_bind_allowed, is_loopback
 from runtime.bus._envelope import VERSION, Message, decode, encode
 from runtime.bus._sockets import BusPublisher, BusSubscriber, ReceiveStats
@@ -11,10 +12,12 @@ __all__ = [
     "BrokerStats",
     "BusPublisher",
     "BusSubscriber",
+    "CurveKeys",
     "Message",
     "ReceiveStats",
     "check_bind_allowed",
     "decode",
     "encode",
     "is_loopback",
+    "make_keys",
 ]

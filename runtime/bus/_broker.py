@@ -47,7 +47,9 @@ class Broker:
     """XSUB/XPUB forwarder with a last-value cache, run in its own thread.
 
     ``start()`` binds both endpoints (raising BusError if it cannot) and returns once the
-    broker is serving; ``stop()`` is safe to call twice. ``publish_endpoint`` and
+    broker is serving; ``stop()`` is safe to call twice. With ``curve`` (a
+    :class:`~runtime.bus.CurveKeys`) both sockets are CURVE servers and only authorized
+    client keys are admitted. ``publish_endpoint`` and
     ``subscribe_endpoint`` hold the bound addresses (a ``*`` port is resolved).
     """
 
@@ -71,7 +73,9 @@ class Broker:
         self._cached_prefixes = tuple(p.encode() for p in cached_prefixes)
         self._curve = curve
         self._status_interval_s = status_interval_s
-        self._context = context or zmq.Context.instance()
+        # A context of its own (made in start()): CURVE's ZAP handler is per context.
+        self._own_context = context is None
+        self._context: zmq.Context = context  # type: ignore[assignment]
         self._cache: dict[bytes, list[bytes]] = {}
         self._publisher_id = new_publisher_id("broker")
         self._status_seq = 0
@@ -79,16 +83,23 @@ class Broker:
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._error: BaseException | None = None
+        self._authenticator: Any = None
 
     def start(self, timeout_s: float = 5.0) -> None:
         """Bind and serve in a background thread; raises BusError if binding fails."""
         if self._thread is not None:
             return
+        if self._own_context:
+            self._context = zmq.Context()
+        if self._curve is not None:
+            # ZAP: only the authorized client keys may connect to CURVE sockets of this context.
+            self._authenticator = self._curve.start_authenticator(self._context)
         self._thread = threading.Thread(target=self._run, name="kintsugi-broker", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout_s):
             raise BusError(f"broker did not start within {timeout_s} s")
         if self._error is not None:
+            self.stop()
             raise BusError(f"broker could not start: {self._error}") from self._error
 
     def stop(self, timeout_s: float = 2.0) -> None:
@@ -98,6 +109,12 @@ class Broker:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
                 logger.warning("broker: thread did not stop within %.1f s", timeout_s)
+        if self._authenticator is not None:
+            self._authenticator.stop()
+            self._authenticator = None
+        if self._own_context and self._context is not None and not self.running:
+            if not self._context.closed:
+                self._context.term()
 
     @property
     def running(self) -> bool:

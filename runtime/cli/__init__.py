@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runtime.cli._run",
     "runtime.cli._watch",
     "runtime.cli._boards",
+    "runtime.cli._status",
+    "runtime.cli._keys",
     "runtime.cli._resolve",
     "runtime.cli._sim",
 )

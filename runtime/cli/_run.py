@@ -34,6 +34,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--file", default=None, help="override [source] file (playback)")
     parser.add_argument("--publish-endpoint", default=None, help="override [bus] endpoint")
     parser.add_argument("--subscribe-endpoint", default=None, help="override [bus] endpoint")
+    parser.add_argument(
+        "--listen",
+        default=None,
+        metavar="HOST",
+        help="bind the bus on HOST (keeping the ports) instead of loopback; needs --keys",
+    )
+    parser.add_argument(
+        "--keys",
+        default=None,
+        metavar="DIR",
+        help="CURVE keys from `kintsugi keys DIR`: authenticate every bus connection",
+    )
     parser.set_defaults(handler=_handle)
 
 
@@ -58,8 +70,20 @@ def _handle(args: argparse.Namespace) -> int:
         publish_endpoint=args.publish_endpoint,
         subscribe_endpoint=args.subscribe_endpoint,
     )
+    if args.listen:
+        config = with_overrides(
+            config,
+            "bus",
+            publish_endpoint=listen_on(config.bus.publish_endpoint, args.listen),
+            subscribe_endpoint=listen_on(config.bus.subscribe_endpoint, args.listen),
+        )
+    keys = None
+    if args.keys:
+        from runtime.bus import CurveKeys
+
+        keys = CurveKeys.load(args.keys)
     set_brainflow_logging(args.verbose >= 2)
-    daemon = Daemon(config)
+    daemon = Daemon(config, curve=keys)
     daemon.start()
     print(
         f"kintsugi run: board={config.source.board} "
@@ -80,6 +104,20 @@ def _handle(args: argparse.Namespace) -> int:
         f"kintsugi run: stopped{' (cut short: ' + ', '.join(cut_short) + ')' if cut_short else ''}"
     )
     return _exit.OK
+
+
+def listen_on(endpoint: str, host: str) -> str:
+    """``endpoint`` with its host replaced by ``host`` (tcp endpoints only)."""
+    from runtime.errors import ConfigError
+
+    scheme, _, rest = endpoint.partition("://")
+    if scheme != "tcp" or ":" not in rest:
+        raise ConfigError(
+            f"--listen needs tcp://HOST:PORT endpoints in [bus]; {endpoint!r} is not one"
+        )
+    port = rest.rsplit(":", 1)[1]
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"tcp://{host}:{port}"
 
 
 def _install_signal_handlers(stop: threading.Event) -> None:

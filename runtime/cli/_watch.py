@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from runtime.cli import _exit
+from runtime.cli._common import add_bus_arguments, bus_keys, subscribe_endpoint
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,10 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--count", type=int, default=None, help="exit after N messages")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--timeout", type=float, default=None, help="exit 1 after S s of silence")
-    parser.add_argument("-c", "--config", default=None, help="take the endpoint from a config")
-    parser.add_argument(
-        "--endpoint", default=None, help="broker subscribe endpoint (default: [bus] of --config)"
-    )
+    add_bus_arguments(parser)
     parser.set_defaults(handler=_handle)
 
 
@@ -61,17 +59,11 @@ def _summary(message: Any) -> str:
 
 def _handle(args: argparse.Namespace) -> int:
     from runtime.bus import BusSubscriber
-    from runtime.client import DEFAULT_SUBSCRIBE_ENDPOINT
     from runtime.errors import ConfigError
 
     if args.count is not None and args.count < 1:
         raise ConfigError(f"--count must be a positive integer; {args.count} is invalid")
-    endpoint = args.endpoint
-    if endpoint is None and args.config:
-        from runtime.config import load_config
-
-        endpoint = load_config(args.config).bus.subscribe_endpoint
-    subscriber = BusSubscriber(endpoint or DEFAULT_SUBSCRIBE_ENDPOINT, (args.topic,))
+    subscriber = BusSubscriber(subscribe_endpoint(args), (args.topic,), curve=bus_keys(args))
     seen = 0
     try:
         while args.count is None or seen < args.count:

@@ -12,10 +12,12 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import zmq
 
+from runtime.bus._curve import DEFAULT_CLIENT, CurveKeys
 from runtime.bus._sockets import BusPublisher, BusSubscriber
 from runtime.client._control import Control, expire, safe_control
 
@@ -31,7 +33,9 @@ class ControlClient:
     """Receives ``control`` from the daemon; ``current()`` never blocks.
 
     ``endpoint`` is the broker's subscribe endpoint; ``publish_endpoint`` (optional) is
-    where ``report()`` sends ``model.status``. When control expires (its TTL passes with no
+    where ``report()`` sends ``model.status``. ``keys``: a keys directory made by
+    ``kintsugi keys`` (or loaded :class:`CurveKeys`) when the daemon runs with ``--keys``;
+    ``key_name`` picks this client's certificate in it. When control expires (its TTL passes with no
     update: daemon gone, bus down) ``current()`` returns the safe state by itself. ZeroMQ
     reconnects on its own when the daemon comes back; the broker's last-value cache then
     hands over the current control at once.
@@ -43,14 +47,15 @@ class ControlClient:
         *,
         publish_endpoint: str | None = DEFAULT_PUBLISH_ENDPOINT,
         component: str = "training",
-        curve: Any = None,
+        keys: CurveKeys | str | Path | None = None,
+        key_name: str = DEFAULT_CLIENT,
         report_queue: int = 64,
         start: bool = True,
     ) -> None:
         self.endpoint = endpoint
         self.publish_endpoint = publish_endpoint
         self.component = component
-        self._curve = curve
+        self._curve = keys if isinstance(keys, CurveKeys | None) else CurveKeys.load(keys, key_name)
         self._latest: Control = safe_control("no-control-yet")
         self._received_at: float | None = None
         self._reports: collections.deque[dict[str, Any]] = collections.deque(maxlen=report_queue)

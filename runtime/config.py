@@ -1,0 +1,159 @@
+"""Daemon configuration: TOML files in configs/ load into a frozen, validated object.
+
+pydantic does the validation (types, ranges, ``Literal`` choices, unknown keys) so every
+error names the key, the bad value and what is allowed; this module only turns its
+errors into one readable :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from runtime.controller._settings import ControllerSettings
+from runtime.errors import ConfigError
+from runtime.features import EegFeatureSettings, HeartFeatureSettings
+
+BoardName = Literal["synthetic", "playback", "cyton", "cyton-daisy", "ganglion", "galea"]
+MasterBoardName = Literal["synthetic", "cyton", "cyton-daisy", "ganglion", "galea"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BusSettings(_Section):
+    """``[bus]``: where the broker listens. Publishers connect to ``publish_endpoint``,
+    subscribers (clients, ``kintsugi watch``) to ``subscribe_endpoint``."""
+
+    publish_endpoint: str = "tcp://127.0.0.1:5591"
+    subscribe_endpoint: str = "tcp://127.0.0.1:5592"
+    hwm: int = Field(1000, ge=1, le=1_000_000, description="messages queued per peer")
+
+
+class SourceConfig(_Section):
+    """``[source]``: the board and how to reach it, and which channels carry what."""
+
+    board: BoardName = "synthetic"
+    serial_port: str = ""
+    ip_address: str = ""
+    ip_port: int = Field(0, ge=0, le=65535)
+    mac_address: str = ""
+    serial_number: str = ""
+    file: str = ""
+    file_aux: str = ""
+    master_board: MasterBoardName = "synthetic"
+    loop: bool = False
+    timeout_s: float = Field(5.0, gt=0, le=120)
+    ring_buffer_samples: int = Field(450_000, ge=1000)
+    poll_interval_s: float = Field(0.02, gt=0, le=1.0, description="how often the board is read")
+    heart_signal: Literal["ppg", "ecg", "none"] = "ppg"
+    heart_channel: int = Field(0, ge=0, description="index into the board's PPG or ECG channels")
+    ecg_channels: tuple[int, ...] = Field(
+        (), description="0-based EEG channel indices wired to ECG electrodes"
+    )
+    stall_timeout_s: float = Field(1.0, gt=0, description="no samples this long → stalled")
+    scenario: str = Field(
+        "", description="a sim/ scenario (name or path) replayed through the playback board"
+    )
+    speed: float = Field(
+        1.0, ge=0, description="scenario replay speed (×real time); 0 = as fast as possible"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> SourceConfig:
+        if self.scenario and self.board != "playback":
+            raise ValueError(
+                f"scenario = {self.scenario!r} replays through the playback board: set "
+                f"board = 'playback' (and master_board to the board to imitate), not "
+                f"{self.board!r}"
+            )
+        if self.heart_signal == "ecg" and not self.ecg_channels:
+            raise ValueError(
+                "heart_signal = 'ecg' needs ecg_channels (the EEG channel indices wired to ECG "
+                "electrodes, e.g. ecg_channels = [7])"
+            )
+        return self
+
+
+class FeaturesConfig(_Section):
+    """``[features.eeg]`` and ``[features.heart]``."""
+
+    eeg: EegFeatureSettings = Field(default_factory=EegFeatureSettings)
+    heart: HeartFeatureSettings = Field(default_factory=HeartFeatureSettings)
+
+
+class DaemonSettings(_Section):
+    """``[daemon]``: supervision and status."""
+
+    status_interval_s: float = Field(1.0, gt=0)
+    restart_backoff_s: float = Field(0.5, gt=0)
+    restart_backoff_max_s: float = Field(10.0, gt=0)
+    shutdown_deadline_s: float = Field(5.0, gt=0)
+
+
+class Config(_Section):
+    """A whole daemon configuration."""
+
+    bus: BusSettings = Field(default_factory=BusSettings)
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    controller: ControllerSettings = Field(default_factory=ControllerSettings)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+
+
+def _format_errors(exc: ValidationError, origin: str) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        loc = [str(p) for p in error["loc"]]
+        key = loc[-1] if loc else "(top level)"
+        table = "[" + ".".join(loc[:-1]) + "] " if len(loc) > 1 else ""
+        value = error.get("input")
+        if error["type"] == "extra_forbidden":
+            lines.append(f"{table}{key}: unknown key (check its spelling and table)")
+        elif error["type"] == "value_error" or not loc:
+            lines.append(
+                f"{table.strip() or 'config'}: {error['msg'].removeprefix('Value error, ')}"
+            )
+        else:
+            lines.append(f"{table}{key} = {value!r}: {error['msg']}")
+    return f"{origin}: invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def config_from_mapping(data: Mapping[str, Any], origin: str = "config") -> Config:
+    """Validate a mapping (parsed TOML) into a Config, or raise ConfigError."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, origin)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Load and validate a TOML config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {str(path)!r} does not exist; see configs/ for examples "
+            "(configs/synthetic.toml)"
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return config_from_mapping(data, origin=str(path))
+
+
+def with_overrides(config: Config, section: str, **values: Any) -> Config:
+    """A validated copy with the given keys of one table replaced (None values are skipped)."""
+    updates = {k: v for k, v in values.items() if v is not None}
+    if not updates:
+        return config
+    data = config.model_dump()
+    data[section].update(updates)
+    return config_from_mapping(data, origin="command line")

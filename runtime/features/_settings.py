@@ -1,0 +1,75 @@
+"""Feature settings: the ``[features.eeg]`` and ``[features.heart]`` tables of a config."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: ADS1299 (OpenBCI) full scale at gain 24: 4.5 V / 24, in µV.
+ADS1299_FULL_SCALE_UV = 4.5e6 / 24
+
+
+class EegFeatureSettings(BaseModel):
+    """EEG → attention. Defaults follow SIGNALS.md (window ≥ 4 s, Welch 2 s segments)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window_s: float = Field(4.0, gt=0, le=60, description="analysis window")
+    hop_s: float = Field(0.25, gt=0, le=10, description="one estimate per hop")
+    segment_s: float = Field(2.0, gt=0, description="Welch segment (0.5 Hz bins at 2 s)")
+    overlap: float = Field(0.5, ge=0, lt=1, description="Welch segment overlap")
+    baseline_s: float = Field(120.0, ge=0, description="calibration: the session's first seconds")
+    smoothing_tau_s: float = Field(5.0, ge=0, description="EMA of log engagement; 0 = none")
+    min_scale: float = Field(0.1, gt=0, description="floor of the baseline's robust scale")
+    flat_uv: float = Field(0.5, ge=0, description="channel std below this → flat")
+    railed_uv: float | None = Field(
+        ADS1299_FULL_SCALE_UV * 0.99, gt=0, description="|x| at or above → railed; none: off"
+    )
+    blink_uv: float = Field(100.0, gt=0, description="frontal peak-to-peak above → blink")
+    emg_relative_max: float = Field(
+        0.3, gt=0, le=1, description="30–45 Hz share of 1–45 Hz power above → EMG"
+    )
+    line_freq_hz: Literal[50, 60] = 50
+    line_noise_ratio: float = Field(
+        10.0, gt=0, description="line-frequency power / 1–45 Hz power above → line noise"
+    )
+    min_good_fraction: float = Field(
+        0.25, gt=0, le=1, description="fewer good channels than this share → invalid"
+    )
+    frontal_channels: tuple[str, ...] = ("Fp1", "Fp2", "AF3", "AF4", "AF7", "AF8", "Fpz")
+
+    @model_validator(mode="after")
+    def _check(self) -> EegFeatureSettings:
+        if self.segment_s > self.window_s:
+            raise ValueError(
+                f"segment_s ({self.segment_s}) must not exceed window_s ({self.window_s})"
+            )
+        return self
+
+
+class HeartFeatureSettings(BaseModel):
+    """PPG/ECG → stress. Defaults follow SIGNALS.md (60 s windows, hop 5 s)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window_s: float = Field(60.0, gt=0, le=600)
+    hop_s: float = Field(5.0, gt=0, le=60)
+    baseline_s: float = Field(120.0, ge=0, description="calibration: the session's first seconds")
+    min_rr_ms: float = Field(300.0, gt=0, description="shortest plausible RR (200 bpm)")
+    max_rr_ms: float = Field(2000.0, gt=0, description="longest plausible RR (30 bpm)")
+    max_rr_deviation: float = Field(
+        0.25, gt=0, lt=1, description="reject RR this far from the running median"
+    )
+    min_kept_fraction: float = Field(
+        0.6, gt=0, le=1, description="fewer clean RR than this share → invalid"
+    )
+    min_beats: int = Field(10, ge=3, description="fewer beats in a window → invalid")
+
+    @model_validator(mode="after")
+    def _check(self) -> HeartFeatureSettings:
+        if self.min_rr_ms >= self.max_rr_ms:
+            raise ValueError(
+                f"min_rr_ms ({self.min_rr_ms}) must be below max_rr_ms ({self.max_rr_ms})"
+            )
+        return self

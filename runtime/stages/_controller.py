@@ -1,0 +1,139 @@
+"""The controller stage: ``features.*`` and ``model.status`` in; ``control`` and ``decision`` out.
+
+Control is published right after each new feature (so latency is not a timer's) and at
+least every ``hop_s`` (so staleness turns into the safe state even when nothing arrives).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from runtime.bus import BusPublisher, Message
+from runtime.controller import ControllerSettings, ControlPolicy, PolicyOutput, make_decision_step
+from runtime.stages._base import StageContext
+
+logger = logging.getLogger("runtime.stages")
+
+
+class ControllerStage:
+    """Runs the control policy on the bus."""
+
+    def __init__(self, settings: ControllerSettings, status_interval_s: float = 1.0) -> None:
+        self.settings = settings
+        self.status_interval_s = status_interval_s
+
+    def __call__(self, context: StageContext) -> None:
+        subscriber = context.subscriber(("features", "model.status"))
+        publisher = context.publisher()
+        policy = ControlPolicy(self.settings, make_decision_step(self.settings))
+        trace: dict[str, Any] = {}
+        latency = _AppliedLatency()
+        next_hop = next_status = 0.0
+        try:
+            while not context.stop.is_set():
+                message = subscriber.recv(timeout_s=min(0.05, self.settings.hop_s))
+                now = time.monotonic()
+                updated = False
+                while message is not None:
+                    updated |= self._observe(policy, message, now, trace, latency)
+                    message = subscriber.recv_nowait()
+                if updated or now >= next_hop:
+                    next_hop = now + self.settings.hop_s
+                    output = policy.step(now, time.time())
+                    self._publish(publisher, output, trace, "feature" if updated else "timer")
+                if now >= next_status:
+                    next_status = now + self.status_interval_s
+                    body = {
+                        "component": "controller",
+                        "state": "running",
+                        "mode": policy.mode,
+                        "bus": subscriber.stats.to_dict(),
+                        "applied_latency_ms": latency.summary(),
+                    }
+                    publisher.publish("status.controller", body)
+        finally:
+            subscriber.close()
+            publisher.close()
+
+    @staticmethod
+    def _observe(
+        policy: ControlPolicy,
+        message: Message,
+        now: float,
+        trace: dict[str, Any],
+        latency: _AppliedLatency,
+    ) -> bool:
+        body = message.body
+        if message.topic == "model.status":
+            policy.observe_model_guards(
+                now,
+                identity_margin=_number(body.get("identity_margin")),
+                entropy_margin=_number(body.get("entropy_margin")),
+                violations=int(_number(body.get("guard_violations")) or 0),
+                detail=str(body.get("guard_detail", "")),
+            )
+            latency.observe(body)
+            return False
+        kind = body.get("kind")
+        value = body.get(kind) if isinstance(kind, str) else None
+        if not isinstance(value, int | float):
+            value = None
+        valid = bool(body.get("valid", False))
+        reason = str(body.get("reason", ""))
+        if kind == "attention":
+            policy.observe_attention(value, valid, reason, now)
+        elif kind == "stress":
+            policy.observe_stress(value, valid, reason, now)
+        else:
+            return False
+        raw = body.get("trace")
+        if isinstance(raw, dict):
+            trace.update(raw)
+        return True
+
+    @staticmethod
+    def _publish(
+        publisher: BusPublisher, output: PolicyOutput, trace: dict[str, Any], trigger: str
+    ) -> None:
+        if output.decision is not None:
+            publisher.publish("decision", output.decision.to_dict())
+        body = output.control.to_dict()
+        body["seq"] = publisher.next_seq("control")
+        body["sample_time"] = trace.get("raw_publish_time")
+        body["source_time"] = trace.get("raw_source_time")
+        body["mode"] = output.mode
+        body["trigger"] = trigger
+        body["trace"] = dict(trace)
+        publisher.publish("control", body)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+class _AppliedLatency:
+    """Sample→applied latency reported by training jobs in ``model.status``."""
+
+    def __init__(self, keep: int = 512) -> None:
+        self._values: list[float] = []
+        self._keep = keep
+
+    def observe(self, body: dict[str, Any] | Any) -> None:
+        value = body.get("sample_to_applied_ms") if isinstance(body, dict) else None
+        if isinstance(value, int | float) and value >= 0:
+            self._values.append(float(value))
+            del self._values[: -self._keep]
+
+    def summary(self) -> dict[str, float] | None:
+        if not self._values:
+            return None
+        ordered = sorted(self._values)
+        return {
+            "p50": ordered[len(ordered) // 2],
+            "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+            "n": float(len(ordered)),
+        }

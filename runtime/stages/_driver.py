@@ -1,0 +1,186 @@
+"""The driver stage: reads a BrainFlow board and publishes ``raw.*`` and ``status.driver``.
+
+Raw topics: ``raw.eeg`` (EEG rows of the preset that has them, minus channels wired to
+ECG), ``raw.ppg`` (PPG rows, from whichever preset carries them: Galea's auxiliary
+preset), ``raw.ecg`` (the configured ECG channels). Payload: float32, shape
+(n_channels, n_samples), µV for EEG/ECG as BrainFlow scales them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from drivers import BrainFlowSource, Chunk, SourceSettings, StreamLayout
+from runtime.bus import BusPublisher
+from runtime.config import SourceConfig
+from runtime.stages._base import StageContext
+
+logger = logging.getLogger("runtime.stages")
+
+
+@dataclass(frozen=True)
+class RawStream:
+    """One raw topic: which preset and rows it takes, and the channel names it announces."""
+
+    topic: str
+    preset: str
+    rows: tuple[int, ...]
+    names: tuple[str, ...]
+    fs: float
+
+
+def plan_raw_streams(layouts: dict[str, StreamLayout], source: SourceConfig) -> list[RawStream]:
+    """Which rows of which preset go to which raw topic, for the configured board."""
+    streams: list[RawStream] = []
+    ecg = set(source.ecg_channels)
+    for name, layout in layouts.items():
+        if layout.eeg_rows:
+            bad = sorted(i for i in ecg if i >= len(layout.eeg_rows))
+            if bad:
+                raise ValueError(
+                    f"[source] ecg_channels {bad} do not exist: the {name} preset has "
+                    f"{len(layout.eeg_rows)} EEG channels (indices 0–{len(layout.eeg_rows) - 1})"
+                )
+            keep = [i for i in range(len(layout.eeg_rows)) if i not in ecg]
+            streams.append(
+                RawStream(
+                    "raw.eeg",
+                    name,
+                    tuple(layout.eeg_rows[i] for i in keep),
+                    tuple(layout.eeg_names[i] for i in keep),
+                    layout.sampling_rate,
+                )
+            )
+            if ecg:
+                streams.append(
+                    RawStream(
+                        "raw.ecg",
+                        name,
+                        tuple(layout.eeg_rows[i] for i in sorted(ecg)),
+                        tuple(f"ECG:{layout.eeg_names[i]}" for i in sorted(ecg)),
+                        layout.sampling_rate,
+                    )
+                )
+        if layout.ppg_rows and not any(s.topic == "raw.ppg" for s in streams):
+            streams.append(
+                RawStream(
+                    "raw.ppg",
+                    name,
+                    tuple(layout.ppg_rows),
+                    tuple(f"PPG{i + 1}" for i in range(len(layout.ppg_rows))),
+                    layout.sampling_rate,
+                )
+            )
+    return streams
+
+
+def source_settings(source: SourceConfig) -> SourceSettings:
+    """The driver's connection settings from the ``[source]`` table."""
+    fields = SourceSettings.__dataclass_fields__
+    return SourceSettings(**{k: v for k, v in source.model_dump().items() if k in fields})
+
+
+class DriverStage:
+    """Reads the board every ``poll_interval_s`` and publishes what it read."""
+
+    def __init__(
+        self,
+        source: SourceConfig,
+        status_interval_s: float = 1.0,
+        opened: BrainFlowSource | None = None,
+    ) -> None:
+        self.source = source
+        self.status_interval_s = status_interval_s
+        self._opened = opened  # a board the daemon opened at start-up, used by the first run
+
+    def open_board(self) -> BrainFlowSource:
+        """Open the configured board (raises DeviceError quickly when it is absent)."""
+        board = BrainFlowSource(source_settings(self.source))
+        plan_raw_streams(board.layouts, self.source)  # config errors before any streaming
+        board.open()
+        return board
+
+    def __call__(self, context: StageContext) -> None:
+        publisher = context.publisher()
+        board, self._opened = (self._opened or self.open_board()), None
+        streams = plan_raw_streams(board.layouts, self.source)
+        self._status(publisher, "opening", board, {})
+        try:
+            board.start()
+            self._loop(context, publisher, board, streams)
+        finally:
+            board.close()
+            self._status(publisher, "stopped", board, {})
+            publisher.close()
+
+    def _loop(
+        self,
+        context: StageContext,
+        publisher: BusPublisher,
+        board: BrainFlowSource,
+        streams: list[RawStream],
+    ) -> None:
+        samples: dict[str, int] = {}
+        last_data = time.monotonic()
+        next_status = 0.0
+        state = "streaming"
+        while not context.stop.is_set():
+            chunks = board.read()
+            now = time.monotonic()
+            if chunks:
+                last_data = now
+                if state != "streaming":
+                    logger.info("driver: samples again after %s", state)
+                state = "streaming"
+            for chunk in chunks:
+                samples[chunk.preset] = samples.get(chunk.preset, 0) + chunk.n_samples
+                for stream in streams:
+                    if stream.preset == chunk.preset:
+                        self._publish_chunk(publisher, stream, chunk)
+            if state == "streaming" and now - last_data > self.source.stall_timeout_s:
+                state = "stalled"
+                logger.warning("driver: no samples for %.1f s", now - last_data)
+                next_status = 0.0  # report a change of state at once
+            if now >= next_status:
+                self._status(publisher, state, board, samples, since_data_s=now - last_data)
+                next_status = now + self.status_interval_s
+            context.stop.wait(self.source.poll_interval_s)
+
+    @staticmethod
+    def _publish_chunk(publisher: BusPublisher, stream: RawStream, chunk: Chunk) -> None:
+        data = chunk.data[list(stream.rows)].astype(np.float32)
+        stamps = chunk.data[chunk.layout.timestamp_row]
+        body = {
+            "preset": stream.preset,
+            "fs": stream.fs,
+            "channels": list(stream.names),
+            "first_index": chunk.first_index,
+            "dropped": chunk.dropped,
+            "t_first": float(stamps[0]),
+            "t_last": float(stamps[-1]),
+        }
+        publisher.publish(stream.topic, body, array=data, source_time=float(stamps[-1]))
+
+    @staticmethod
+    def _status(
+        publisher: BusPublisher,
+        state: str,
+        board: BrainFlowSource,
+        samples: dict[str, int],
+        since_data_s: float | None = None,
+    ) -> None:
+        body: dict[str, Any] = {
+            "component": "driver",
+            "state": state,
+            "board": board.spec.name,
+            "samples": dict(samples),
+            "dropped": dict(board.dropped_total),
+            "since_data_s": since_data_s,
+            "presets": {name: layout.to_dict() for name, layout in board.layouts.items()},
+        }
+        publisher.publish("status.driver", body)

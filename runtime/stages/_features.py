@@ -1,0 +1,102 @@
+"""The feature stage: ``raw.eeg`` → attention, ``raw.ppg``/``raw.ecg`` → stress.
+
+Estimators time samples by index and nominal rate, so a fast replay gives the same
+features as real time. Each estimate is published on ``features.attention`` or
+``features.stress`` with the raw message's publish time in ``trace`` (for latency).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from runtime.bus import BusPublisher, Message
+from runtime.config import FeaturesConfig, SourceConfig
+from runtime.features import AttentionEstimator, StressEstimator
+from runtime.stages._base import StageContext
+
+logger = logging.getLogger("runtime.stages")
+
+
+class FeatureStage:
+    """Subscribes to raw data and publishes attention and stress estimates."""
+
+    def __init__(
+        self, features: FeaturesConfig, source: SourceConfig, status_interval_s: float = 1.0
+    ) -> None:
+        self.features = features
+        self.source = source
+        self.status_interval_s = status_interval_s
+        self.heart_topic = {"ppg": "raw.ppg", "ecg": "raw.ecg"}.get(source.heart_signal)
+
+    def __call__(self, context: StageContext) -> None:
+        topics = ("raw.eeg",) + ((self.heart_topic,) if self.heart_topic else ())
+        subscriber = context.subscriber(topics)
+        publisher = context.publisher()
+        attention: AttentionEstimator | None = None
+        stress: StressEstimator | None = None
+        counts = {"attention": 0, "stress": 0, "skipped": 0}
+        next_status = 0.0
+        try:
+            while not context.stop.is_set():
+                message = subscriber.recv(timeout_s=0.1)
+                if message is not None and message.array is not None:
+                    if message.topic == "raw.eeg":
+                        attention = attention or self._attention_for(message)
+                        estimates = attention.push(np.asarray(message.array, dtype=np.float64))
+                        self._publish(publisher, "attention", estimates, message)
+                        counts["attention"] += len(estimates)
+                    elif message.topic == self.heart_topic:
+                        stress = stress or self._stress_for(message)
+                        row = self._heart_row(message)
+                        estimates = stress.push(np.asarray(row, dtype=np.float64))
+                        self._publish(publisher, "stress", estimates, message)
+                        counts["stress"] += len(estimates)
+                now = time.monotonic()
+                if now >= next_status:
+                    next_status = now + self.status_interval_s
+                    body = {"component": "features", "state": "running", **counts}
+                    body["bus"] = subscriber.stats.to_dict()
+                    publisher.publish("status.features", body)
+        finally:
+            subscriber.close()
+            publisher.close()
+
+    def _attention_for(self, message: Message) -> AttentionEstimator:
+        fs = float(message.body["fs"])
+        names = [str(n) for n in message.body["channels"]]
+        logger.info("features: attention from %d EEG channels at %g Hz", len(names), fs)
+        return AttentionEstimator(fs, names, self.features.eeg)
+
+    def _stress_for(self, message: Message) -> StressEstimator:
+        fs = float(message.body["fs"])
+        kind = "ecg" if message.topic == "raw.ecg" else "ppg"
+        logger.info("features: stress from %s at %g Hz", kind, fs)
+        return StressEstimator(fs, kind, self.features.heart)
+
+    def _heart_row(self, message: Message) -> np.ndarray:
+        assert message.array is not None
+        n_rows = message.array.shape[0]
+        index = self.source.heart_channel
+        if index >= n_rows:
+            raise ValueError(
+                f"[source] heart_channel = {index}, but {message.topic} has {n_rows} channel(s) "
+                f"(indices 0–{n_rows - 1})"
+            )
+        return message.array[index]
+
+    @staticmethod
+    def _publish(publisher: BusPublisher, kind: str, estimates: list[Any], raw: Message) -> None:
+        for estimate in estimates:
+            body = estimate.to_dict()
+            body["kind"] = kind
+            body["trace"] = {
+                "raw_publish_time": raw.publish_time,
+                "raw_publisher": raw.publisher,
+                "raw_seq": raw.seq,
+                "raw_source_time": raw.source_time,
+            }
+            publisher.publish(f"features.{kind}", body, source_time=raw.source_time)

@@ -1,0 +1,189 @@
+"""An OpenBCI Cyton (or Cyton+Daisy) on a pseudo-terminal, for BrainFlow's real Cyton driver.
+
+BrainFlow opens the pty's slave path as it would the dongle's ``/dev/ttyUSB0``: it sends
+``v`` and waits for ``$$$``, sends ``d`` and reads the answer, then ``b`` to stream and ``s``
+to stop. The emulator answers as the firmware does and streams 33-byte packets at 250 Hz
+(see :mod:`sim.emulators._cyton_protocol`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pty
+import tty
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.emulators._channels import front_end_uv
+from sim.emulators._cyton_protocol import (
+    END_BYTE_STANDARD,
+    PACKET_SIZE,
+    START_BYTE,
+    CytonBoardState,
+    accel_for,
+    encode_cyton_packets,
+)
+from sim.emulators._device import StreamingDevice
+from sim.emulators._errors import EmulatorError
+from sim.emulators._faults import Fault
+from sim.emulators._feed import DeviceFeed, lookup_device, sine_feed
+
+logger = logging.getLogger("sim.emulators")
+
+
+class CytonEmulator(StreamingDevice):
+    """A Cyton on a pty: ``serial_port`` is the path to give BrainFlow (``--serial-port``).
+
+    ``feed`` defaults to a 50 µV, 10 Hz sine on every channel. ``daisy=True`` emulates a
+    Cyton+Daisy (16 channels at 125 Hz; the feed must be rendered for "cyton-daisy").
+    ``link``: a path kept as a symlink to the current pty, so a driver can reopen the same
+    name after an unplug/replug fault (each replug gets a new pty). ``speed`` runs the
+    board's clock that many times faster than real time (the driver times samples by
+    counter and nominal rate, so a scenario plays faster). Use as a context manager, or
+    ``start()``/``stop()``.
+    """
+
+    def __init__(
+        self,
+        feed: DeviceFeed | None = None,
+        *,
+        daisy: bool = False,
+        speed: float = 1.0,
+        faults: tuple[Fault, ...] | list[Fault] = (),
+        link: str | Path | None = None,
+        seed: int = 0,
+        electrode_impedance_ohm: float = 5000.0,
+    ) -> None:
+        spec = lookup_device("cyton-daisy" if daisy else "cyton")
+        super().__init__(
+            spec, feed if feed is not None else sine_feed(spec), speed=speed, faults=faults,
+            seed=seed, electrode_impedance_ohm=electrode_impedance_ohm,
+        )
+        self.packets_per_sample = 2 if daisy else 1
+        self.board = CytonBoardState(daisy=daisy)
+        self.link = None if link is None else Path(link)
+        self._master: int | None = None
+        self._slave: int | None = None
+        self._port = ""
+        self._n_corrupted = 0
+
+    # -- transport ----------------------------------------------------------------------------
+    @property
+    def serial_port(self) -> str:
+        """The path BrainFlow should open: ``link`` if given, else the pty's slave path."""
+        return str(self.link) if self.link is not None else self._port
+
+    def connect_info(self) -> dict[str, Any]:
+        return {"serial_port": self.serial_port, "pty": self._port}
+
+    def _open(self) -> None:
+        try:
+            master, slave = pty.openpty()
+        except OSError as exc:
+            raise EmulatorError(
+                f"{self.spec.name} emulator: cannot open a pseudo-terminal ({exc}); check "
+                "that /dev/ptmx is available (in a container, mount devpts)."
+            ) from exc
+        tty.setraw(slave)  # no echo, no CR/LF or XON/XOFF translation, before BrainFlow's own
+        os.set_blocking(master, False)
+        self._master, self._slave, self._port = master, slave, os.ttyname(slave)
+        if self.link is not None:
+            tmp = self.link.with_name(self.link.name + ".tmp")
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            tmp.symlink_to(self._port)
+            tmp.replace(self.link)
+
+    def _close(self) -> None:
+        for fd in (self._master, self._slave):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._master = self._slave = None
+        if self.link is not None and self.link.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                self.link.unlink()  # a pulled dongle's device node disappears
+
+    def _fileno(self) -> int | None:
+        return self._master
+
+    def _power_cycle(self) -> None:
+        self.board.reset()
+
+    def _write(self, data: bytes) -> None:
+        """Write to the host; bytes the host is not reading are lost, as on a real link."""
+        if self._master is None:
+            return
+        try:
+            written = os.write(self._master, data)
+        except BlockingIOError:
+            written = 0
+        except OSError as exc:
+            logger.debug("cyton emulator: write failed: %s", exc)
+            written = 0
+        if written < len(data):
+            self.stats.write_overflows += 1
+
+    def _on_readable(self, now: float, frozen: bool) -> None:
+        assert self._master is not None
+        try:
+            data = os.read(self._master, 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:  # EIO: no process has the slave open (we keep ours, so rare)
+            return
+        if frozen or not data:
+            return  # a frozen board neither answers nor acts
+        was_streaming = self.board.streaming
+        reply = self.board.receive(data)
+        if reply:
+            self._write(reply)
+        if self.board.streaming and not was_streaming:
+            self._started_streaming(now)
+
+    def _streaming(self) -> bool:
+        return self.board.streaming
+
+    # -- packets ------------------------------------------------------------------------------
+    def _emit(self, positions: np.ndarray, due: np.ndarray, corrupt: np.ndarray) -> None:
+        numbers = self._packet_numbers(positions)
+        pps = self.packets_per_sample
+        idx = (positions // pps) % self.feed.n_samples
+        sample_numbers = numbers // pps
+        t_s = sample_numbers / self.spec.fs
+        channels = self.board.channels
+        front = front_end_uv(
+            self.feed.exg_uv[:, idx], channels, t_s, self.electrode_impedance_ohm
+        )
+        gains = np.array([c.gain for c in channels], dtype=float)[:, None]
+        if pps == 1:
+            uv, packet_gains = front[:8], gains[:8]
+        else:
+            # Even counters carry the Daisy's channels 9-16, odd ones the Cyton's 1-8.
+            daisy = numbers % 2 == 0
+            uv = np.where(daisy, front[8:16], front[:8])
+            packet_gains = np.where(daisy, gains[8:16], gains[:8])
+        packets = encode_cyton_packets(
+            numbers, uv, packet_gains, accel_for(sample_numbers, self.board.mode),
+            self.board.end_byte,
+        )
+        self._corrupt(packets, corrupt)
+        self._write(packets.tobytes())
+        self.stats.packets_sent += positions.size
+
+    def _corrupt(self, packets: np.ndarray, corrupt: np.ndarray) -> None:
+        """Alternate a bad start byte and a bad end byte on the packets flagged ``corrupt``."""
+        for i in np.flatnonzero(corrupt):
+            self._n_corrupted += 1
+            if self._n_corrupted % 2:
+                packets[i, 0] = START_BYTE ^ 0xFF  # 0x5F: not a start byte
+            else:
+                packets[i, PACKET_SIZE - 1] = END_BYTE_STANDARD ^ 0xFF  # 0x3F: not an end byte
+
+    def _send_garbage(self, n_bytes: int) -> None:
+        self._write(self._rng.integers(0, 256, n_bytes, dtype=np.uint8).tobytes())
+
