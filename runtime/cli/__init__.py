@@ -27,6 +27,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runtime.cli._keys",
     "runtime.cli._resolve",
     "runtime.cli._sim",
+    "runtime.cli._hrv",
+    "runtime.cli._bands",
 )
 
 

@@ -44,22 +44,34 @@ def write_config(tmp_path: Path, extra: str = "") -> tuple[Path, str, str]:
 class DaemonProcess:
     """`kintsugi run -c CONFIG` in a subprocess; waits for its endpoint line."""
 
-    def __init__(self, config: Path, *args: str) -> None:
+    def __init__(self, config: Path, *args: str, timeout_s: float = 30.0) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "run", "-c", str(config), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        line = self.proc.stdout.readline()
-        if "subscribe_endpoint=" not in line:
-            self.proc.kill()
-            out, err = self.proc.communicate(timeout=10)
-            raise AssertionError(f"daemon did not start: {line!r} {out!r} {err[-2000:]!r}")
-        self.first_line = line
+        # Output goes to files: a full pipe would block the daemon.
+        self.stdout_path = config.with_suffix(f".{time.monotonic_ns()}.out")
+        self.stderr_path = self.stdout_path.with_suffix(".err")
+        with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "runtime.cli", "run", "-c", str(config), *args],
+                stdout=out,
+                stderr=err,
+                env=env,
+            )
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end and self.proc.poll() is None:
+            if "subscribe_endpoint=" in self.stdout_path.read_text():
+                break
+            time.sleep(0.05)
+        self.first_line = self.stdout_path.read_text().splitlines()[:1]
+        if not self.first_line or "subscribe_endpoint=" not in self.first_line[0]:
+            self.stop()
+            raise AssertionError(
+                f"daemon did not start: {self.stdout_path.read_text()!r} "
+                f"{self.stderr_path.read_text()[-2000:]!r}"
+            )
         self.started = time.monotonic()
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
 
     def kill(self) -> None:
         """SIGKILL: no clean-up at all, as in a crash."""
