@@ -126,8 +126,18 @@ class Daemon:
             target=self._publish_status, name="kintsugi-status", daemon=True
         )
         self._status_thread.start()
+        # Subscribers first, confirmed at the broker, then the driver: no sample is
+        # published before the feature stage can receive it.
         for stage in self.stages:
-            stage.start()
+            if stage.name != "driver":
+                stage.start()
+        for stage in self.stages:
+            if stage.name != "driver" and not stage.context.ready.wait(10.0):
+                self.stop(1.0)
+                raise StartupError(f"the {stage.name} stage did not become ready in 10 s")
+        for stage in self.stages:
+            if stage.name == "driver":
+                stage.start()
         self.started_at = time.monotonic()
         logger.info(
             "daemon: running (publish %s, subscribe %s)",

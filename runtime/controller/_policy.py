@@ -30,6 +30,7 @@ class _Reading:
     reason: str = "none yet"
     received_at: float = -math.inf
     smoothed: float | None = None
+    interval_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,21 @@ class ControlPolicy:
 
     # -- inputs ---------------------------------------------------------------------------
 
-    def observe_attention(self, value: float | None, valid: bool, reason: str, now: float) -> None:
-        """A new attention estimate in [0, 1] (``valid`` False: calibrating or poor signal)."""
-        self._observe(self._attention, value, valid, reason, now)
+    def observe_attention(
+        self, value: float | None, valid: bool, reason: str, now: float, interval_s: float = 0.0
+    ) -> None:
+        """A new attention estimate in [0, 1] (``valid`` False: calibrating or poor signal).
 
-    def observe_stress(self, value: float | None, valid: bool, reason: str, now: float) -> None:
-        """A new stress estimate in [0, 1]."""
-        self._observe(self._stress, value, valid, reason, now)
+        ``interval_s`` is how often this feature is updated (its hop): it counts as stale
+        only ``stale_after_s`` after the next update was due.
+        """
+        self._observe(self._attention, value, valid, reason, now, interval_s)
+
+    def observe_stress(
+        self, value: float | None, valid: bool, reason: str, now: float, interval_s: float = 0.0
+    ) -> None:
+        """A new stress estimate in [0, 1]; ``interval_s`` as for attention."""
+        self._observe(self._stress, value, valid, reason, now, interval_s)
 
     def observe_model_guards(
         self,
@@ -98,7 +107,13 @@ class ControlPolicy:
             self._guard_detail = detail or "a guard violation"
 
     def _observe(
-        self, reading: _Reading, value: float | None, valid: bool, reason: str, now: float
+        self,
+        reading: _Reading,
+        value: float | None,
+        valid: bool,
+        reason: str,
+        now: float,
+        interval_s: float,
     ) -> None:
         ok = valid and value is not None and math.isfinite(value) and 0.0 <= value <= 1.0
         if valid and not ok:
@@ -117,6 +132,7 @@ class ControlPolicy:
         reading.valid = ok
         reading.reason = "" if ok else (reason or "invalid")
         reading.received_at = now
+        reading.interval_s = interval_s if math.isfinite(interval_s) and interval_s > 0 else 0.0
 
     # -- one hop ----------------------------------------------------------------------------
 
@@ -157,7 +173,7 @@ class ControlPolicy:
         for name, reading in required:
             if reading.received_at == -math.inf:
                 return f"no-{name}"
-            if now - reading.received_at > s.stale_after_s:
+            if now - reading.received_at > reading.interval_s + s.stale_after_s:
                 return f"{name}-stale"
             if not reading.valid and reading.reason.startswith("calibrating"):
                 return f"{name}-calibrating"
@@ -166,7 +182,9 @@ class ControlPolicy:
     def _wanted_mode(self, now: float) -> tuple[Mode, str, Decision | None]:
         s = self.settings
         attention, stress = self._attention, self._stress
-        stress_known = stress.valid and now - stress.received_at <= s.stale_after_s
+        stress_known = (
+            stress.valid and now - stress.received_at <= stress.interval_s + s.stale_after_s
+        )
         invalid = [n for n, r in (("attention", attention), ("stress", stress)) if not r.valid]
         if not s.require_stress and not stress_known:
             invalid = [n for n in invalid if n != "stress"]

@@ -34,6 +34,7 @@ class AttentionEstimate:
     sample_index: int
     time_s: float
     window_s: float
+    hop_s: float
     attention: float | None
     valid: bool
     calibrated: bool
@@ -51,6 +52,7 @@ class AttentionEstimate:
             "sample_index": self.sample_index,
             "time_s": self.time_s,
             "window_s": self.window_s,
+            "hop_s": self.hop_s,
             "attention": self.attention,
             "valid": self.valid,
             "calibrated": self.calibrated,
@@ -125,6 +127,7 @@ class AttentionEstimator:
             sample_index=end,
             time_s=time_s,
             window_s=s.window_s,
+            hop_s=s.hop_s,
             quality=len(good) / len(self.names),
             channels_bad=bad,
             channels_warn=warn,

@@ -93,11 +93,16 @@ def clean_rr(
     min_rr_ms: float = 300.0,
     max_rr_ms: float = 2000.0,
     max_deviation: float = 0.25,
+    max_successive_change: float = 0.2,
     median_beats: int = 11,
 ) -> np.ndarray:
-    """Mask of RR intervals to keep: within [min, max] and within ``max_deviation`` of the
-    running median of the plausible intervals around them (Kubios-style idea, simplified).
-    A missed beat (RR twice as long) or an extra beat (two short RR) is rejected, not fixed.
+    """Mask of RR intervals to keep.
+
+    An interval is kept when it lies in [``min_rr_ms``, ``max_rr_ms``], within
+    ``max_deviation`` of the running median of the plausible intervals around it
+    (Kubios-style idea, simplified), and within ``max_successive_change`` of the interval
+    before it (Malik's 20 % rule: a misplaced beat makes a short and a long interval, and
+    both go). A missed or extra beat is rejected, not interpolated.
     """
     rr = np.asarray(rr_ms, dtype=np.float64)
     keep = np.isfinite(rr) & (rr >= min_rr_ms) & (rr <= max_rr_ms)
@@ -110,4 +115,7 @@ def clean_rr(
     windows = np.lib.stride_tricks.sliding_window_view(padded, median_beats)
     with np.errstate(all="ignore"):
         median = np.nanmedian(windows, axis=1)
-    return keep & (np.abs(rr - median) <= max_deviation * median)
+    keep &= np.abs(rr - median) <= max_deviation * median
+    jumps = np.abs(np.diff(rr)) > max_successive_change * rr[:-1]
+    keep[1:] &= ~jumps
+    return keep

@@ -61,8 +61,11 @@ class HeartFeatureSettings(BaseModel):
     max_rr_deviation: float = Field(
         0.25, gt=0, lt=1, description="reject RR this far from the running median"
     )
+    max_rr_successive_change: float = Field(
+        0.2, gt=0, lt=1, description="reject RR this far from the one before it (Malik)"
+    )
     min_kept_fraction: float = Field(
-        0.6, gt=0, le=1, description="fewer clean RR than this share → invalid"
+        0.8, gt=0, le=1, description="fewer clean RR than this share → invalid (artifacts)"
     )
     min_beats: int = Field(10, ge=3, description="fewer beats in a window → invalid")
 

@@ -33,6 +33,7 @@ class StressEstimate:
     sample_index: int
     time_s: float
     window_s: float
+    hop_s: float
     stress: float | None
     valid: bool
     calibrated: bool
@@ -47,6 +48,7 @@ class StressEstimate:
             "sample_index": self.sample_index,
             "time_s": self.time_s,
             "window_s": self.window_s,
+            "hop_s": self.hop_s,
             "stress": self.stress,
             "valid": self.valid,
             "calibrated": self.calibrated,
@@ -84,6 +86,7 @@ def compute_window_hrv(
         min_rr_ms=settings.min_rr_ms,
         max_rr_ms=settings.max_rr_ms,
         max_deviation=settings.max_rr_deviation,
+        max_successive_change=settings.max_rr_successive_change,
     )
     quality = float(keep.mean())
     if quality < settings.min_kept_fraction:
@@ -138,6 +141,7 @@ class StressEstimator:
             sample_index=end,
             time_s=time_s,
             window_s=s.window_s,
+            hop_s=s.hop_s,
             quality=quality,
             kind=self.kind,
             hrv=hrv,

@@ -20,6 +20,7 @@ from typing import Any
 import zmq
 
 from runtime.bus import BusPublisher, BusSubscriber
+from runtime.errors import BusError
 
 logger = logging.getLogger("runtime.stages")
 
@@ -40,6 +41,7 @@ class StageContext:
     curve: Any = None
     zmq_context: zmq.Context = field(default_factory=zmq.Context.instance)
     restarts: int = 0
+    ready: threading.Event = field(default_factory=threading.Event)
 
     def publisher(self) -> BusPublisher:
         """A publisher for this stage (call inside the stage's thread)."""
@@ -60,6 +62,48 @@ class StageContext:
             hwm=self.hwm,
             curve=self.curve,
         )
+
+
+def confirm_subscribed(subscriber: BusSubscriber, timeout_s: float = 10.0) -> None:
+    """Return once the broker has registered ``subscriber``'s subscriptions.
+
+    Subscribes to ``status.broker`` too: the broker's last-value cache replays it as soon
+    as that subscription arrives, and subscriptions of one connection arrive in order, so
+    the ones made before it are registered as well. Without this a stage could miss the
+    first messages (ZeroMQ's slow joiner).
+    """
+    subscriber.socket.setsockopt(zmq.SUBSCRIBE, b"status.broker")
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        message = subscriber.recv(timeout_s=0.1)
+        if message is not None and message.topic == "status.broker":
+            break
+    else:
+        raise BusError(f"no answer from the broker at {subscriber.endpoint} in {timeout_s} s")
+    subscriber.socket.setsockopt(zmq.UNSUBSCRIBE, b"status.broker")
+
+
+def confirm_publishing(
+    context: StageContext, publisher: BusPublisher, timeout_s: float = 10.0
+) -> None:
+    """Return once messages from ``publisher`` reach the broker's subscribers.
+
+    A PUB socket drops what it sends before its connection is up; this sends probes on
+    ``status.<stage>`` until one comes back through the broker.
+    """
+    probe = context.subscriber((f"status.{context.name}",))
+    try:
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            publisher.publish(
+                f"status.{context.name}", {"component": context.name, "state": "starting"}
+            )
+            message = probe.recv(timeout_s=0.05)
+            if message is not None and message.publisher == publisher.publisher_id:
+                return
+        raise BusError(f"{context.name}: messages do not reach the broker within {timeout_s} s")
+    finally:
+        probe.close()
 
 
 StageFunction = Callable[[StageContext], None]

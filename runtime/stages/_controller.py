@@ -12,7 +12,7 @@ from typing import Any
 
 from runtime.bus import BusPublisher, Message
 from runtime.controller import ControllerSettings, ControlPolicy, PolicyOutput, make_decision_step
-from runtime.stages._base import StageContext
+from runtime.stages._base import StageContext, confirm_subscribed
 
 logger = logging.getLogger("runtime.stages")
 
@@ -27,6 +27,8 @@ class ControllerStage:
     def __call__(self, context: StageContext) -> None:
         subscriber = context.subscriber(("features", "model.status"))
         publisher = context.publisher()
+        confirm_subscribed(subscriber)
+        context.ready.set()
         policy = ControlPolicy(self.settings, make_decision_step(self.settings))
         trace: dict[str, Any] = {}
         latency = _AppliedLatency()
@@ -82,10 +84,11 @@ class ControllerStage:
             value = None
         valid = bool(body.get("valid", False))
         reason = str(body.get("reason", ""))
+        interval_s = _number(body.get("hop_s")) or 0.0
         if kind == "attention":
-            policy.observe_attention(value, valid, reason, now)
+            policy.observe_attention(value, valid, reason, now, interval_s)
         elif kind == "stress":
-            policy.observe_stress(value, valid, reason, now)
+            policy.observe_stress(value, valid, reason, now, interval_s)
         else:
             return False
         raw = body.get("trace")

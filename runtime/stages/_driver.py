@@ -18,7 +18,7 @@ import numpy as np
 from drivers import BrainFlowSource, Chunk, SourceSettings, StreamLayout
 from runtime.bus import BusPublisher
 from runtime.config import SourceConfig
-from runtime.stages._base import StageContext
+from runtime.stages._base import StageContext, confirm_publishing
 
 logger = logging.getLogger("runtime.stages")
 
@@ -109,6 +109,8 @@ class DriverStage:
         publisher = context.publisher()
         board, self._opened = (self._opened or self.open_board()), None
         streams = plan_raw_streams(board.layouts, self.source)
+        confirm_publishing(context, publisher)
+        context.ready.set()
         self._status(publisher, "opening", board, {})
         try:
             board.start()

@@ -16,9 +16,19 @@ import numpy as np
 from runtime.bus import BusPublisher, Message
 from runtime.config import FeaturesConfig, SourceConfig
 from runtime.features import AttentionEstimator, StressEstimator
-from runtime.stages._base import StageContext
+from runtime.stages._base import StageContext, confirm_subscribed
 
 logger = logging.getLogger("runtime.stages")
+
+#: Longest gap filled with NaN (a longer one is capped: the windows after it are invalid
+#: for a window length anyway, and memory stays bounded).
+MAX_GAP_SAMPLES = 60_000
+
+
+def _with_gap(data: np.ndarray, gap: int) -> np.ndarray:
+    if gap <= 0:
+        return data
+    return np.concatenate((np.full((data.shape[0], gap), np.nan), data), axis=1)
 
 
 class FeatureStage:
@@ -36,23 +46,29 @@ class FeatureStage:
         topics = ("raw.eeg",) + ((self.heart_topic,) if self.heart_topic else ())
         subscriber = context.subscriber(topics)
         publisher = context.publisher()
+        confirm_subscribed(subscriber)
+        context.ready.set()
+        expected: dict[str, int] = {}
         attention: AttentionEstimator | None = None
         stress: StressEstimator | None = None
-        counts = {"attention": 0, "stress": 0, "skipped": 0}
+        counts = {"attention": 0, "stress": 0, "gap_samples": 0}
         next_status = 0.0
         try:
             while not context.stop.is_set():
                 message = subscriber.recv(timeout_s=0.1)
                 if message is not None and message.array is not None:
+                    gap = self._gap(message, expected)
+                    counts["gap_samples"] += gap
                     if message.topic == "raw.eeg":
                         attention = attention or self._attention_for(message)
-                        estimates = attention.push(np.asarray(message.array, dtype=np.float64))
+                        data = np.asarray(message.array, dtype=np.float64)
+                        estimates = attention.push(_with_gap(data, gap))
                         self._publish(publisher, "attention", estimates, message)
                         counts["attention"] += len(estimates)
                     elif message.topic == self.heart_topic:
                         stress = stress or self._stress_for(message)
-                        row = self._heart_row(message)
-                        estimates = stress.push(np.asarray(row, dtype=np.float64))
+                        row = np.asarray(self._heart_row(message), dtype=np.float64)
+                        estimates = stress.push(_with_gap(row[np.newaxis], gap)[0])
                         self._publish(publisher, "stress", estimates, message)
                         counts["stress"] += len(estimates)
                 now = time.monotonic()
@@ -64,6 +80,20 @@ class FeatureStage:
         finally:
             subscriber.close()
             publisher.close()
+
+    @staticmethod
+    def _gap(message: Message, expected: dict[str, int]) -> int:
+        """Samples missing before this chunk: lost on the bus, or dropped by the board.
+
+        They are filled with NaN so the estimators' sample index keeps pace with the
+        board's time (the windows holding them come out invalid, never shifted).
+        """
+        first = int(message.body.get("first_index", 0))
+        n = int(message.array.shape[-1]) if message.array is not None else 0
+        lost_on_bus = max(0, first - expected.get(message.topic, 0))
+        expected[message.topic] = first + n
+        dropped = max(0, int(message.body.get("dropped", 0) or 0))
+        return min(lost_on_bus + dropped, MAX_GAP_SAMPLES)
 
     def _attention_for(self, message: Message) -> AttentionEstimator:
         fs = float(message.body["fs"])

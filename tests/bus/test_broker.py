@@ -65,7 +65,14 @@ def test_junk_frames_are_dropped_by_the_broker_and_control_keeps_flowing(broker)
     raw.connect(broker.publish_endpoint)
     try:
         _wait_connected(publisher, subscriber, "control")
-        time.sleep(0.2)  # let the raw socket's connection settle
+        # Confirm the raw socket's connection with a valid message before sending junk.
+        from runtime.bus import encode
+
+        forwarded = broker.stats.forwarded
+        end = time.monotonic() + 5
+        while broker.stats.forwarded == forwarded and time.monotonic() < end:
+            raw.send_multipart([bytes(f) for f in encode("probe", {}, publisher="raw", seq=0)])
+            time.sleep(0.05)
         for junk in ([b"control", b"{garbage"], [b"control"], [b"\x00" * 10, b"{}", b"x"]):
             raw.send_multipart(junk)
         publisher.publish("control", {"intensity": 2.0})
@@ -77,6 +84,9 @@ def test_junk_frames_are_dropped_by_the_broker_and_control_keeps_flowing(broker)
                 got = message
         assert got is not None
         assert broker.running
+        end = time.monotonic() + 2
+        while broker.stats.rejected < 3 and time.monotonic() < end:
+            time.sleep(0.02)
         assert broker.stats.rejected == 3
         assert subscriber.stats.rejected == 0
     finally:

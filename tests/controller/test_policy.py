@@ -220,3 +220,14 @@ def test_safe_state_once_attention_is_older_than_stale_after(settings_, events):
         if t - last_attention > settings_.stale_after_s:
             assert out.mode == "safe" and out.control.safe
             assert out.control.intensity == settings_.baseline_intensity
+
+
+def test_a_slow_feature_is_stale_only_after_its_own_interval():
+    policy = _policy(stale_after_s=1.5, require_stress=True)
+    policy.observe_attention(0.5, True, "", 0.0, interval_s=0.25)
+    policy.observe_stress(0.5, True, "", 0.0, interval_s=5.0)  # stress updates every 5 s
+    policy.observe_attention(0.5, True, "", 4.0, interval_s=0.25)
+    assert policy.step(4.0, 4.0).mode != "safe"  # 4 s after stress: its next is not due yet
+    policy.observe_attention(0.5, True, "", 6.6, interval_s=0.25)
+    out = policy.step(6.6, 6.6)  # 6.6 s > 5 s interval + 1.5 s: stress is stale
+    assert out.mode == "safe" and out.control.rule == "safe:stress-stale"

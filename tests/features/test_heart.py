@@ -43,10 +43,11 @@ def test_clean_ppg_agrees_with_neurokit2_and_heartpy(heartpy_ppg_short):
 
 def test_noisy_ppg_detectors_agree_once_rr_are_cleaned(heartpy_ppg_long):
     """On the 11-minute recording with motion artifacts the references disagree: NeuroKit2's
-    RMSSD from its raw peaks is ~71 ms and HeartPy's own ~38 ms. Their beats put through the
-    same RR cleaning give the same answer as ours (within 10 %): the detectors agree on the
-    beats, and the uncleaned references are inflated by artifact intervals. So the oracle is
-    each reference's beats with artifact intervals removed, not its headline number."""
+    RMSSD from its raw peaks is ~71 ms and HeartPy's own ~38 ms. Artifact intervals inflate
+    both. The oracle is NeuroKit2's beats put through the same RR cleaning: its peak times
+    match ours to 0.15 samples (std). HeartPy places peaks on the raw 100 Hz samples with
+    ~0.8 samples of jitter, which alone adds a few ms of RMSSD, so HeartPy is checked on
+    HR and beat by beat, not on RMSSD."""
     nk = pytest.importorskip("neurokit2")
     hp = pytest.importorskip("heartpy")
     ppg, fs = heartpy_ppg_long
@@ -56,13 +57,14 @@ def test_noisy_ppg_detectors_agree_once_rr_are_cleaned(heartpy_ppg_long):
     nk_beats = np.asarray(info["PPG_Peaks"], dtype=float)  # sample indices
     working, _ = hp.process(hp.scale_data(ppg), fs)
     hp_beats = np.asarray(working["peaklist"], dtype=float)
+    nk_cleaned = _hrv(nk_beats, fs)
+    assert ours.hr_bpm == pytest.approx(nk_cleaned.hr_bpm, abs=1.0)
+    assert ours.rmssd_ms == pytest.approx(nk_cleaned.rmssd_ms, rel=0.10)
+    assert ours.hr_bpm == pytest.approx(_hrv(hp_beats, fs).hr_bpm, abs=1.0)
+    # Beat by beat: nearly all of each reference's peaks have one of ours within 50 ms.
     for reference in (nk_beats, hp_beats):
-        cleaned = _hrv(reference, fs)
-        assert ours.hr_bpm == pytest.approx(cleaned.hr_bpm, abs=1.0)
-        assert ours.rmssd_ms == pytest.approx(cleaned.rmssd_ms, rel=0.10)
-    # Beat by beat: nearly all of NeuroKit2's peaks have one of ours within 50 ms.
-    distance_s = np.abs(nk_beats[:, None] - beats[None, :]).min(axis=1) / fs
-    assert np.mean(distance_s < 0.05) > 0.95
+        distance_s = np.abs(reference[:, None] - beats[None, :]).min(axis=1) / fs
+        assert np.mean(distance_s < 0.05) > 0.95
     # And cleaning is what matters: without it the same beats give a far larger RMSSD.
     raw_rr = np.diff(nk_beats) * 1000.0 / fs
     assert np.sqrt(np.mean(np.diff(raw_rr) ** 2)) > 1.5 * ours.rmssd_ms
@@ -71,8 +73,14 @@ def test_noisy_ppg_detectors_agree_once_rr_are_cleaned(heartpy_ppg_long):
 def test_clean_rr_rejects_missed_and_extra_beats():
     rr = np.array([800.0] * 10 + [1600.0] + [800.0] * 5 + [300.0, 500.0] + [800.0] * 5)
     keep = clean_rr(rr)
-    assert not keep[10] and not keep[16] and not keep[17]
-    assert keep.sum() == rr.size - 3
+    # The bad intervals go, and (Malik's rule) so does the first one after each jump.
+    assert np.flatnonzero(~keep).tolist() == [10, 11, 16, 17, 18]
+
+
+def test_clean_rr_keeps_physiological_variability():
+    # Respiratory sinus arrhythmia: ±8 % around 850 ms, never a 20 % step.
+    rr = 850 + 70 * np.sin(np.arange(120) * 2 * np.pi / 5)
+    assert clean_rr(rr).all()
 
 
 def test_rmssd_uses_only_adjacent_kept_pairs():
