@@ -18,6 +18,7 @@ from drivers._boards import (
 )
 from drivers._errors import (
     DeviceError,
+    DeviceLostError,
     DeviceNotFoundError,
     find_hint,
     translate_brainflow_error,
@@ -82,20 +83,35 @@ class Chunk:
         return int(self.data.shape[1])
 
 
-def count_dropped(
-    counters: np.ndarray, previous: int | None, modulus: int = COUNTER_MODULUS
-) -> int:
-    """Packets missing from a run of package counters that should step by one (mod ``modulus``).
+#: Boards whose package counter does not step by one, by (board, preset): Cyton+Daisy
+#: merges two radio packets per sample (counter steps by 2); Galea's auxiliary preset is
+#: sent every fifth packet (0, 5, …, 255, then 0).
+COUNTER_STEPS: dict[tuple[str, str], int] = {
+    ("cyton-daisy", "default"): 2,
+    ("galea", "auxiliary"): 5,
+}
 
-    ``previous`` is the last counter of the previous chunk (None at stream start). A gap of
-    ``modulus`` or more packets cannot be seen from the counter alone.
+
+def count_dropped(
+    counters: np.ndarray,
+    previous: int | None,
+    modulus: int = COUNTER_MODULUS,
+    step: int = 1,
+) -> int:
+    """Packets missing from a run of package counters (values 0, step, 2·step, … < modulus).
+
+    ``previous`` is the last counter of the previous chunk (None at stream start). Counters
+    are compared by position in their cycle (``value // step``), so a cycle whose last step
+    is shorter (Galea: 255 → 0) counts right. A gap of a whole cycle or more cannot be seen
+    from the counter alone.
     """
     if counters.size == 0:
         return 0
-    values = np.rint(counters).astype(np.int64) % modulus
+    cycle = -(-modulus // step)
+    positions = (np.rint(counters).astype(np.int64) % modulus) // step
     if previous is not None:
-        values = np.concatenate(([previous % modulus], values))
-    steps = np.diff(values) % modulus
+        positions = np.concatenate((np.array([previous % modulus]) // step, positions))
+    steps = np.diff(positions) % cycle
     return int(np.sum(np.where(steps == 0, 0, steps - 1)))
 
 
@@ -115,6 +131,9 @@ class BrainFlowSource:
         self._last_counter: dict[str, int | None] = {}
         self.dropped_total: dict[str, int] = {}
         self.layouts = self._describe()
+        #: Samples in each preset's playback file (None for live boards): lets the driver
+        #: tell a recording that ended from a device that froze.
+        self.file_samples: dict[str, int] | None = None
 
     def _describe(self) -> dict[str, StreamLayout]:
         s = self.settings
@@ -180,6 +199,10 @@ class BrainFlowSource:
         self._board = board
         if self.spec.name == "playback":
             self._config("loopback_true" if self.settings.loop else "loopback_false")
+            files = {"default": self.settings.file, "auxiliary": self.settings.file_aux}
+            self.file_samples = {
+                name: _count_lines(files[name]) for name in self.layouts if files.get(name)
+            }
         logger.info("%s: session prepared", self.spec.name)
 
     def _config(self, command: str) -> None:
@@ -221,15 +244,26 @@ class BrainFlowSource:
                     continue
                 data = self._board.get_board_data(preset=layout.preset)
             except BrainFlowError as exc:
-                raise translate_brainflow_error(exc, action="read", board=self.spec.name) from exc
+                raise DeviceLostError(
+                    f"reading the {self.spec.name} board failed: {exc}",
+                    exit_code=getattr(exc, "exit_code", None),
+                ) from exc
             if data.shape[1] == 0:
                 continue
-            dropped = count_dropped(data[layout.package_num_row], self._last_counter[name])
+            dropped = count_dropped(
+                data[layout.package_num_row],
+                self._last_counter[name],
+                step=self._counter_step(name),
+            )
             self._last_counter[name] = int(round(data[layout.package_num_row, -1]))
             self.dropped_total[name] += dropped
             chunks.append(Chunk(name, data, self._next_index[name], dropped, layout))
             self._next_index[name] += data.shape[1]
         return chunks
+
+    def _counter_step(self, preset: str) -> int:
+        board = self.settings.master_board if self.spec.name == "playback" else self.spec.name
+        return COUNTER_STEPS.get((board, preset), 1)
 
     def insert_marker(self, value: float) -> None:
         """Write ``value`` into the marker row of the default preset at the current sample."""
@@ -275,6 +309,12 @@ def open_source(settings: SourceSettings) -> Iterator[BrainFlowSource]:
         yield source
     finally:
         source.close()
+
+
+def _count_lines(path: str) -> int:
+    """Samples in a BrainFlow file: one per non-empty line."""
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip())
 
 
 def with_overrides(settings: SourceSettings, **overrides: object) -> SourceSettings:

@@ -56,7 +56,10 @@ class SourceConfig(_Section):
     ecg_channels: tuple[int, ...] = Field(
         (), description="0-based EEG channel indices wired to ECG electrodes"
     )
-    stall_timeout_s: float = Field(1.0, gt=0, description="no samples this long → stalled")
+    stall_timeout_s: float = Field(0.5, gt=0, description="no samples this long → stalled")
+    lost_after_s: float = Field(
+        3.0, gt=0, description="stalled this long → device lost: reconnect with backoff"
+    )
     scenario: str = Field(
         "", description="a sim/ scenario (name or path) replayed through the playback board"
     )

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from runtime.stages import (
     DriverStage,
     FeatureStage,
     StageContext,
+    StageFunction,
     SupervisedStage,
 )
 
@@ -40,24 +42,52 @@ class StartupError(KintsugiError):
 class Daemon:
     """Runs the whole pipeline in one process, each stage in its own thread."""
 
-    def __init__(self, config: Config, *, curve: Any = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        curve: Any = None,
+        extra_stages: Mapping[str, StageFunction] | None = None,
+        board_rows: bool = False,
+    ) -> None:
         self.config = config
         self._curve = curve
+        # More stages (recorder, LSL bridge): each a function of a StageContext, supervised
+        # like the rest, started with the subscribers before the driver.
+        self._extra_stages = dict(extra_stages or {})
+        self._board_rows = board_rows  # the driver also publishes raw.board.<preset>
         self._stop = threading.Event()
         self._zmq = zmq.Context()
-        self.broker = Broker(
-            config.bus.publish_endpoint,
-            config.bus.subscribe_endpoint,
-            hwm=config.bus.hwm,
-            curve=curve,
-            status_interval_s=config.daemon.status_interval_s,
-            context=self._zmq,
-        )
+        self.broker = self._new_broker(config.bus.publish_endpoint, config.bus.subscribe_endpoint)
+        self.broker_restarts = 0
         self.stages: list[SupervisedStage] = []
         self._events: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._status_thread: threading.Thread | None = None
         self.started_at: float | None = None
         self._scenario_dir: Path | None = None
+
+    def _new_broker(self, publish_endpoint: str, subscribe_endpoint: str) -> Broker:
+        return Broker(
+            publish_endpoint,
+            subscribe_endpoint,
+            hwm=self.config.bus.hwm,
+            curve=self._curve,
+            status_interval_s=self.config.daemon.status_interval_s,
+            context=self._zmq,
+        )
+
+    def _watch_broker(self) -> None:
+        """Restart the broker if its thread died; every socket reconnects by itself."""
+        if self.broker.running or self._stop.is_set():
+            return
+        logger.error("daemon: the broker stopped (%s); restarting it", self.broker.stats.last_error)
+        old = self.broker
+        self.broker = self._new_broker(old.publish_endpoint, old.subscribe_endpoint)
+        try:
+            self.broker.start()
+            self.broker_restarts += 1
+        except KintsugiError as exc:
+            logger.error("daemon: broker restart failed: %s; trying again", exc)
 
     @property
     def publish_endpoint(self) -> str:
@@ -97,10 +127,13 @@ class Daemon:
         except KintsugiError as exc:
             opened.close()
             raise StartupError(str(exc)) from exc
-        driver = DriverStage(cfg.source, cfg.daemon.status_interval_s, opened=opened)
-        stage_functions = {
+        driver = DriverStage(
+            cfg.source, cfg.daemon.status_interval_s, opened=opened, board_rows=self._board_rows
+        )
+        stage_functions: dict[str, StageFunction] = {
             "controller": ControllerStage(cfg.controller, cfg.daemon.status_interval_s),
             "features": FeatureStage(cfg.features, cfg.source, cfg.daemon.status_interval_s),
+            **self._extra_stages,
             "driver": driver,
         }
         for name, function in stage_functions.items():
@@ -186,7 +219,7 @@ class Daemon:
         self._events.put(
             {
                 "component": name,
-                "state": "restarting",
+                "state": "reconnecting" if name == "driver" else "restarting",
                 "error": f"{type(exc).__name__}: {exc}",
                 "retry_in_s": retry_in_s,
             }
@@ -203,6 +236,7 @@ class Daemon:
                     publisher.publish(f"status.{event['component']}", event)
                 except queue.Empty:
                     pass
+                self._watch_broker()
                 publisher.publish(
                     "status.daemon",
                     {
@@ -212,6 +246,7 @@ class Daemon:
                         "subscribe_endpoint": self.subscribe_endpoint,
                         "stages": self.health(),
                         "broker": self.broker.stats.to_dict(),
+                        "broker_restarts": self.broker_restarts,
                     },
                 )
         finally:

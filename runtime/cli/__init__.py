@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runtime.cli._sim",
     "runtime.cli._hrv",
     "runtime.cli._bands",
+    "runtime.cli._emulate",
     "runtime.cli._checkpoint",
 )
 

@@ -59,6 +59,7 @@ class ControlPolicy:
         self._guard_violated_at = -math.inf
         self._guard_detail = ""
         self._margins: dict[str, float] = {}
+        self._device_state: str | None = None
         self.mode: Mode = "safe"
         self._mode_since = -math.inf
         self._intensity = settings.baseline_intensity
@@ -86,6 +87,11 @@ class ControlPolicy:
     ) -> None:
         """A new stress estimate in [0, 1]; ``interval_s`` as for attention."""
         self._observe(self._stress, value, valid, reason, now, interval_s)
+
+    def observe_device(self, state: str) -> None:
+        """The driver's state (``status.driver``): anything but ``streaming`` is unsafe at
+        once, so a stalled or lost device does not wait for features to go stale."""
+        self._device_state = state
 
     def observe_model_guards(
         self,
@@ -167,6 +173,8 @@ class ControlPolicy:
 
     def _safety_reason(self, now: float) -> str | None:
         s = self.settings
+        if self._device_state not in (None, "streaming"):
+            return f"device-{self._device_state}"
         required = [("attention", self._attention)]
         if s.require_stress:
             required.append(("stress", self._stress))

@@ -25,7 +25,7 @@ class ControllerStage:
         self.status_interval_s = status_interval_s
 
     def __call__(self, context: StageContext) -> None:
-        subscriber = context.subscriber(("features", "model.status"))
+        subscriber = context.subscriber(("features", "model.status", "status.driver"))
         publisher = context.publisher()
         confirm_subscribed(subscriber)
         context.ready.set()
@@ -68,6 +68,13 @@ class ControllerStage:
         latency: _AppliedLatency,
     ) -> bool:
         body = message.body
+        if message.topic == "status.driver":
+            state = body.get("state")
+            if isinstance(state, str):
+                before = policy.mode
+                policy.observe_device(state)
+                return state != "streaming" and before != "safe"  # act on it at once
+            return False
         if message.topic == "model.status":
             policy.observe_model_guards(
                 now,

@@ -15,8 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from drivers import BrainFlowSource, Chunk, SourceSettings, StreamLayout
-from runtime.bus import BusPublisher
+from drivers import (
+    BrainFlowSource,
+    Chunk,
+    DeviceError,
+    DeviceLostError,
+    SourceSettings,
+    StreamLayout,
+)
+from runtime.bus import BusPublisher, BusSubscriber
 from runtime.config import SourceConfig
 from runtime.stages._base import StageContext, confirm_publishing
 
@@ -79,6 +86,14 @@ def plan_raw_streams(layouts: dict[str, StreamLayout], source: SourceConfig) -> 
     return streams
 
 
+def _playback_ended(board: BrainFlowSource, samples: dict[str, int]) -> bool:
+    """True when a playback board has delivered every sample of its default file."""
+    if board.file_samples is None or board.settings.loop:
+        return False
+    total = board.file_samples.get("default")
+    return total is not None and samples.get("default", 0) >= total
+
+
 def source_settings(source: SourceConfig) -> SourceSettings:
     """The driver's connection settings from the ``[source]`` table."""
     fields = SourceSettings.__dataclass_fields__
@@ -93,9 +108,12 @@ class DriverStage:
         source: SourceConfig,
         status_interval_s: float = 1.0,
         opened: BrainFlowSource | None = None,
+        board_rows: bool = False,
     ) -> None:
         self.source = source
         self.status_interval_s = status_interval_s
+        # Also publish every row as BrainFlow returned it (raw.board.<preset>), for recording.
+        self.board_rows = board_rows
         self._opened = opened  # a board the daemon opened at start-up, used by the first run
 
     def open_board(self) -> BrainFlowSource:
@@ -109,21 +127,28 @@ class DriverStage:
         publisher = context.publisher()
         board, self._opened = (self._opened or self.open_board()), None
         streams = plan_raw_streams(board.layouts, self.source)
+        markers = context.subscriber(("marker",))
         confirm_publishing(context, publisher)
         context.ready.set()
         self._status(publisher, "opening", board, {})
+        final_state = "stopped"
         try:
             board.start()
-            self._loop(context, publisher, board, streams)
+            self._loop(context, publisher, markers, board, streams)
+        except DeviceError:
+            final_state = "lost"  # the supervisor reconnects, reporting "reconnecting"
+            raise
         finally:
             board.close()
-            self._status(publisher, "stopped", board, {})
+            self._status(publisher, final_state, board, {})
             publisher.close()
+            markers.close()
 
     def _loop(
         self,
         context: StageContext,
         publisher: BusPublisher,
+        markers: BusSubscriber,
         board: BrainFlowSource,
         streams: list[RawStream],
     ) -> None:
@@ -132,26 +157,66 @@ class DriverStage:
         next_status = 0.0
         state = "streaming"
         while not context.stop.is_set():
-            chunks = board.read()
+            self._insert_markers(markers, board)
+            chunks = board.read()  # DeviceLostError: the supervisor reconnects with backoff
             now = time.monotonic()
             if chunks:
                 last_data = now
                 if state != "streaming":
                     logger.info("driver: samples again after %s", state)
+                    next_status = 0.0
                 state = "streaming"
             for chunk in chunks:
                 samples[chunk.preset] = samples.get(chunk.preset, 0) + chunk.n_samples
+                if self.board_rows:
+                    self._publish_board_rows(publisher, chunk)
                 for stream in streams:
                     if stream.preset == chunk.preset:
                         self._publish_chunk(publisher, stream, chunk)
-            if state == "streaming" and now - last_data > self.source.stall_timeout_s:
-                state = "stalled"
-                logger.warning("driver: no samples for %.1f s", now - last_data)
+            silent_s = now - last_data
+            if state == "streaming" and silent_s > self.source.stall_timeout_s:
+                state = "ended" if _playback_ended(board, samples) else "stalled"
+                logger.warning("driver: no samples for %.2f s: %s", silent_s, state)
                 next_status = 0.0  # report a change of state at once
+            if state == "stalled" and silent_s > self.source.lost_after_s:
+                self._status(publisher, "lost", board, samples, since_data_s=silent_s)
+                raise DeviceLostError(
+                    f"the {board.spec.name} board sent nothing for {silent_s:.1f} s"
+                )
             if now >= next_status:
                 self._status(publisher, state, board, samples, since_data_s=now - last_data)
                 next_status = now + self.status_interval_s
             context.stop.wait(self.source.poll_interval_s)
+
+    @staticmethod
+    def _insert_markers(markers: BusSubscriber, board: BrainFlowSource) -> None:
+        """Write each ``marker`` message's ``value`` into the board's marker channel."""
+        message = markers.recv_nowait()
+        while message is not None:
+            value = message.body.get("value")
+            if isinstance(value, int | float) and not isinstance(value, bool) and value != 0:
+                try:
+                    board.insert_marker(float(value))
+                except (DeviceError, ValueError) as exc:
+                    logger.warning("driver: marker %r not inserted: %s", value, exc)
+            else:
+                logger.warning("driver: marker without a non-zero numeric value: %r", message.body)
+            message = markers.recv_nowait()
+
+    @staticmethod
+    def _publish_board_rows(publisher: BusPublisher, chunk: Chunk) -> None:
+        stamps = chunk.data[chunk.layout.timestamp_row]
+        body = {
+            "preset": chunk.preset,
+            "fs": chunk.layout.sampling_rate,
+            "num_rows": int(chunk.data.shape[0]),
+            "first_index": chunk.first_index,
+            "dropped": chunk.dropped,
+            "layout": chunk.layout.to_dict(),
+        }
+        publisher.publish(
+            f"raw.board.{chunk.preset}", body, array=chunk.data, source_time=float(stamps[-1])
+        )
 
     @staticmethod
     def _publish_chunk(publisher: BusPublisher, stream: RawStream, chunk: Chunk) -> None:

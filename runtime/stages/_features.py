@@ -51,12 +51,17 @@ class FeatureStage:
         expected: dict[str, int] = {}
         attention: AttentionEstimator | None = None
         stress: StressEstimator | None = None
-        counts = {"attention": 0, "stress": 0, "gap_samples": 0}
+        counts = {"attention": 0, "stress": 0, "gap_samples": 0, "rejected": 0}
         next_status = 0.0
         try:
             while not context.stop.is_set():
                 message = subscriber.recv(timeout_s=0.1)
                 if message is not None and message.array is not None:
+                    problem = self._check_chunk(message, attention, stress)
+                    if problem:
+                        counts["rejected"] += 1
+                        logger.warning("features: dropped a %s chunk: %s", message.topic, problem)
+                        continue
                     gap = self._gap(message, expected)
                     counts["gap_samples"] += gap
                     if message.topic == "raw.eeg":
@@ -80,6 +85,39 @@ class FeatureStage:
         finally:
             subscriber.close()
             publisher.close()
+
+    def _check_chunk(
+        self,
+        message: Message,
+        attention: AttentionEstimator | None,
+        stress: StressEstimator | None,
+    ) -> str:
+        """Why a raw chunk cannot be used ('' when it can): wrong shape, rate or channels."""
+        array, body = message.array, message.body
+        assert array is not None
+        if array.ndim != 2 or array.shape[1] == 0 or array.dtype.kind != "f":
+            return f"array of shape {array.shape} and dtype {array.dtype}"
+        fs = body.get("fs")
+        if isinstance(fs, bool) or not isinstance(fs, int | float) or not 0 < fs < 1e5:
+            return f"fs {fs!r}"
+        channels = body.get("channels")
+        if not isinstance(channels, list) or len(channels) != array.shape[0]:
+            return f"{array.shape[0]} rows but channels {channels!r}"
+        estimator = attention if message.topic == "raw.eeg" else stress
+        if estimator is not None and float(fs) != estimator.fs:
+            return f"rate changed from {estimator.fs:g} to {fs:g} Hz"
+        if (
+            attention is not None
+            and message.topic == "raw.eeg"
+            and tuple(channels) != attention.names
+        ):
+            return f"channels changed from {attention.names} to {tuple(channels)}"
+        if message.topic != "raw.eeg" and self.source.heart_channel >= array.shape[0]:
+            return (
+                f"[source] heart_channel = {self.source.heart_channel}, but {message.topic} "
+                f"has {array.shape[0]} channel(s)"
+            )
+        return ""
 
     @staticmethod
     def _gap(message: Message, expected: dict[str, int]) -> int:
@@ -108,15 +146,8 @@ class FeatureStage:
         return StressEstimator(fs, kind, self.features.heart)
 
     def _heart_row(self, message: Message) -> np.ndarray:
-        assert message.array is not None
-        n_rows = message.array.shape[0]
-        index = self.source.heart_channel
-        if index >= n_rows:
-            raise ValueError(
-                f"[source] heart_channel = {index}, but {message.topic} has {n_rows} channel(s) "
-                f"(indices 0–{n_rows - 1})"
-            )
-        return message.array[index]
+        assert message.array is not None  # checked by _check_chunk
+        return message.array[self.source.heart_channel]
 
     @staticmethod
     def _publish(publisher: BusPublisher, kind: str, estimates: list[Any], raw: Message) -> None:

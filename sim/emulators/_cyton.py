@@ -12,6 +12,8 @@ import contextlib
 import logging
 import os
 import pty
+import select
+import time
 import tty
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,9 @@ from sim.emulators._feed import DeviceFeed, lookup_device, sine_feed
 
 logger = logging.getLogger("sim.emulators")
 
+#: How long a write may wait for the host to make room before bytes are lost.
+_WRITE_TIMEOUT_S = 0.1
+
 
 class CytonEmulator(StreamingDevice):
     """A Cyton on a pty: ``serial_port`` is the path to give BrainFlow (``--serial-port``).
@@ -44,7 +49,8 @@ class CytonEmulator(StreamingDevice):
     name after an unplug/replug fault (each replug gets a new pty). ``speed`` runs the
     board's clock that many times faster than real time (the driver times samples by
     counter and nominal rate, so a scenario plays faster). Use as a context manager, or
-    ``start()``/``stop()``.
+    ``start()``/``stop()``. A Cyton+Daisy acknowledges ``c`` (detach the Daisy) but keeps
+    sending 16 channels: BrainFlow's Cyton+Daisy driver never sends it.
     """
 
     def __init__(
@@ -115,17 +121,25 @@ class CytonEmulator(StreamingDevice):
         self.board.reset()
 
     def _write(self, data: bytes) -> None:
-        """Write to the host; bytes the host is not reading are lost, as on a real link."""
+        """Write to the host, waiting up to 0.1 s for room (a dongle's buffer); what still
+        does not fit is lost, as on a real link whose host stopped reading."""
         if self._master is None:
             return
-        try:
-            written = os.write(self._master, data)
-        except BlockingIOError:
-            written = 0
-        except OSError as exc:
-            logger.debug("cyton emulator: write failed: %s", exc)
-            written = 0
-        if written < len(data):
+        view = memoryview(data)
+        deadline = time.monotonic() + _WRITE_TIMEOUT_S
+        while view:
+            try:
+                view = view[os.write(self._master, view) :]
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                logger.debug("cyton emulator: write failed: %s", exc)
+                break
+            remaining = deadline - time.monotonic()
+            if not view or remaining <= 0:
+                break
+            select.select([], [self._master], [], remaining)
+        if view:
             self.stats.write_overflows += 1
 
     def _on_readable(self, now: float, frozen: bool) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from sim._check import check_positive
+from sim._errors import SimError
 from sim.emulators._errors import EmulatorError
 from sim.emulators._faults import Fault, FaultSchedule
 from sim.emulators._feed import DeviceFeed, DeviceSpec
@@ -72,13 +73,13 @@ class StreamingDevice:
         electrode_impedance_ohm: float = 5000.0,
     ) -> None:
         if feed.n_channels != spec.n_exg:
-            raise EmulatorError(
+            raise SimError(
                 f"{spec.name}: the feed has {feed.n_channels} ExG channels, the board has "
                 f"{spec.n_exg}; build it with scenario_feed(..., {spec.name!r}) or "
                 f"sine_feed({spec.name!r})."
             )
         if not math.isclose(feed.fs, spec.fs):
-            raise EmulatorError(
+            raise SimError(
                 f"{spec.name}: the feed is sampled at {feed.fs:g} Hz, the board at "
                 f"{spec.fs:g} Hz; render the feed for this board."
             )
@@ -169,6 +170,10 @@ class StreamingDevice:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def set_speed(self, speed: float) -> None:
+        """Change how many times faster than real time the board's clock runs, from now on."""
+        self.speed = check_positive("speed", speed)
 
     @property
     def running(self) -> bool:
@@ -281,7 +286,9 @@ class StreamingDevice:
         """Emit every packet whose time has come, applying freeze/drop/corrupt/rate faults."""
         assert self._stream_t0 is not None
         if now - self._next_due > _MAX_LAG_S:
-            late = int((now - self._next_due) * self.spec.fs * self.packets_per_sample)
+            late = int(
+                (now - self._next_due) * self.spec.fs * self.packets_per_sample * self.speed
+            )
             self.stats.packets_skipped_late += late
             self._position += late
             self._next_due = now

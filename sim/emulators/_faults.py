@@ -177,8 +177,3 @@ class FaultSchedule:
         """How many times faster than nominal the board's clock runs at ``t_s``."""
         fault = self.active("rate", t_s)
         return 1.0 if fault is None else fault.magnitude
-
-    def next_change_after(self, t_s: float) -> float:
-        """The first fault start or end later than ``t_s`` (inf if none)."""
-        times = [x for f in self.faults for x in (f.at_s, f.end_s) if x > t_s]
-        return min(times, default=math.inf)

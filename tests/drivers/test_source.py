@@ -67,6 +67,21 @@ def test_count_dropped(counters, previous, expected):
     assert count_dropped(counters.astype(float), previous) == expected
 
 
+@pytest.mark.parametrize(
+    ("counters", "previous", "step", "expected"),
+    [
+        (np.arange(0, 256, 5), None, 5, 0),  # Galea auxiliary: 0, 5, …, 255
+        (np.array([250, 255, 0, 5]), 245, 5, 0),  # its short last step 255 → 0
+        (np.array([250, 0, 5]), 245, 5, 1),  # 255 lost
+        (np.array([10, 25]), 5, 5, 2),  # 15 and 20 lost
+        (np.arange(0, 256, 2), None, 2, 0),  # Cyton+Daisy: steps of 2
+        (np.array([1, 3, 9]), None, 2, 2),
+    ],
+)
+def test_count_dropped_with_counter_steps(counters, previous, step, expected):
+    assert count_dropped(counters.astype(float), previous, step=step) == expected
+
+
 def _write_synthetic_layout_file(path, n: int, speed: float, skip: slice | None = None):
     layout = describe_presets(lookup_board("synthetic").board_id)["default"]
     data = np.zeros((layout.num_rows, n))

@@ -1,0 +1,94 @@
+"""Helpers for the emulator tests: free Galea addresses, recording a source's reads."""
+
+from __future__ import annotations
+
+import random
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from drivers import BrainFlowSource
+from sim.emulators import GALEA_PORT, StreamingDevice
+
+
+def free_galea_address() -> str:
+    """A loopback address whose UDP port 2390 is free (BrainFlow's Galea port is fixed)."""
+    rng = random.Random()
+    for _ in range(100):
+        ip = f"127.{rng.randint(1, 254)}.{rng.randint(1, 254)}.{rng.randint(1, 254)}"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind((ip, GALEA_PORT))
+            except OSError:
+                continue
+        return ip
+    raise RuntimeError("no free loopback address for a Galea emulator")
+
+
+@dataclass
+class Read:
+    """One ``BrainFlowSource.read()``: when (stream time of the emulator), and per preset the
+    data, the driver's drop count, and the emulator's counters at that moment."""
+
+    t_s: float
+    data: dict[str, np.ndarray]
+    dropped: dict[str, int]
+    emulator: dict[str, int] = field(default_factory=dict)
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 2.0) -> bool:
+    """Poll ``predicate`` every 10 ms until it holds or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+def record(
+    source: BrainFlowSource, emulator: StreamingDevice, seconds: float, poll_s: float = 0.05
+) -> list[Read]:
+    """Read ``source`` every ``poll_s`` for ``seconds`` of the emulator's stream time."""
+    reads: list[Read] = []
+    deadline = time.monotonic() + seconds + 5.0
+    while time.monotonic() < deadline:
+        chunks = source.read()
+        t_s = emulator.stream_time_s()
+        if t_s is not None:
+            stats = emulator.stats.to_dict()
+            stats.pop("faults")
+            reads.append(Read(
+                t_s,
+                {c.preset: c.data for c in chunks},
+                {c.preset: c.dropped for c in chunks},
+                stats,
+            ))
+            if t_s >= seconds:
+                break
+        time.sleep(poll_s)
+    return reads
+
+
+def samples(reads: list[Read], preset: str = "default", start_s: float = 0.0,
+            end_s: float = float("inf")) -> np.ndarray:
+    """All rows of ``preset`` read with stream time in [start_s, end_s)."""
+    blocks = [r.data[preset] for r in reads if preset in r.data and start_s <= r.t_s < end_s]
+    return np.hstack(blocks) if blocks else np.zeros((0, 0))
+
+
+def dropped(reads: list[Read], preset: str = "default", start_s: float = 0.0,
+            end_s: float = float("inf")) -> int:
+    """Packets the driver layer counted as dropped in reads within [start_s, end_s)."""
+    return sum(r.dropped.get(preset, 0) for r in reads if start_s <= r.t_s < end_s)
+
+
+def rate_hz(reads: list[Read], preset: str = "default", start_s: float = 0.0) -> float:
+    """Samples per second of stream time between the first read at or after ``start_s``
+    and the last read (samples of the first read came before it, so are not counted)."""
+    window = [r for r in reads if r.t_s >= start_s]
+    n = sum(r.data[preset].shape[1] for r in window[1:] if preset in r.data)
+    return n / (window[-1].t_s - window[0].t_s)
