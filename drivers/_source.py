@@ -27,8 +27,15 @@ from drivers._errors import (
 logger = logging.getLogger("drivers")
 
 
+_brainflow_log = {"enabled": False}
+
+
 def set_brainflow_logging(enabled: bool) -> None:
-    """Turn BrainFlow's own board log (printed to stderr by its C++ core) on or off."""
+    """Turn BrainFlow's own board log (printed to stderr by its C++ core) on or off.
+
+    Off by default: it prints every session's parameters as JSON. ``kintsugi -vv`` turns it on.
+    """
+    _brainflow_log["enabled"] = enabled
     if enabled:
         BoardShim.enable_board_logger()
     else:
@@ -184,6 +191,7 @@ class BrainFlowSource:
         if self._board is not None:
             return
         self._check_needs()
+        set_brainflow_logging(_brainflow_log["enabled"])
         board = BoardShim(self.spec.board_id, self._params())
         try:
             board.prepare_session()

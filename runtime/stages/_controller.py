@@ -76,12 +76,13 @@ class ControllerStage:
                 return state != "streaming" and before != "safe"  # act on it at once
             return False
         if message.topic == "model.status":
+            guard = body.get("guard") if isinstance(body.get("guard"), dict) else {}
             policy.observe_model_guards(
                 now,
-                identity_margin=_number(body.get("identity_margin")),
-                entropy_margin=_number(body.get("entropy_margin")),
-                violations=int(_number(body.get("guard_violations")) or 0),
-                detail=str(body.get("guard_detail", "")),
+                identity_margin=_number(guard.get("identity_margin")),
+                entropy_margin=_number(guard.get("entropy_margin_bits")),
+                violations=int(_number(guard.get("guard_scaled")) or 0),
+                detail=_guard_detail(guard),
             )
             latency.observe(body)
             return False
@@ -119,6 +120,14 @@ class ControllerStage:
         publisher.publish("control", body)
 
 
+def _guard_detail(guard: dict[str, Any]) -> str:
+    similarity = _number(guard.get("min_similarity"))
+    floor = _number(guard.get("identity_floor"))
+    if similarity is not None and floor is not None:
+        return f"identity similarity {similarity:.2f} (floor {floor:.2f})"
+    return "a guard violation"
+
+
 def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -126,17 +135,22 @@ def _number(value: object) -> float | None:
 
 
 class _AppliedLatency:
-    """Sample→applied latency reported by training jobs in ``model.status``."""
+    """Sample→applied latency (ms) from training jobs' ``model.status``: when the newest
+    sample behind the applied control left the driver, to when the job applied it."""
 
     def __init__(self, keep: int = 512) -> None:
         self._values: list[float] = []
         self._keep = keep
 
     def observe(self, body: dict[str, Any] | Any) -> None:
-        value = body.get("sample_to_applied_ms") if isinstance(body, dict) else None
-        if isinstance(value, int | float) and value >= 0:
-            self._values.append(float(value))
-            del self._values[: -self._keep]
+        """From a model.status body: the applied control's sample_time → applied_at."""
+        control = body.get("control") if isinstance(body, dict) else None
+        sample_time = _number(control.get("sample_time")) if isinstance(control, dict) else None
+        applied_at = _number(body.get("applied_at")) if isinstance(body, dict) else None
+        if sample_time is None or applied_at is None or applied_at < sample_time:
+            return
+        self._values.append((applied_at - sample_time) * 1000.0)
+        del self._values[: -self._keep]
 
     def summary(self) -> dict[str, float] | None:
         if not self._values:
