@@ -112,9 +112,9 @@ class Broker:
         if self._authenticator is not None:
             self._authenticator.stop()
             self._authenticator = None
-        if self._own_context and self._context is not None and not self.running:
-            if not self._context.closed:
-                self._context.term()
+        context = self._context
+        if self._own_context and context is not None and not self.running and not context.closed:
+            context.term()
 
     @property
     def running(self) -> bool:

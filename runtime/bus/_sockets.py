@@ -21,24 +21,34 @@ from runtime.errors import MessageError
 
 logger = logging.getLogger("runtime.bus")
 
-#: ZMTP heartbeats, so a dead peer (broker restart, crashed daemon) is noticed and the
-#: connection re-established even when no data flows.
-HEARTBEAT_IVL_MS = 1000
-HEARTBEAT_TIMEOUT_MS = 3000
 RECONNECT_IVL_MS = 100
 RECONNECT_IVL_MAX_MS = 2000
+#: TCP keepalive finds a dead peer on a silent connection (a pulled cable on a remote
+#: link): first probe after 5 s idle, then every 1 s, 3 misses.
+TCP_KEEPALIVE_IDLE_S = 5
+TCP_KEEPALIVE_INTVL_S = 1
+TCP_KEEPALIVE_CNT = 3
 
 
 def configure_socket(sock: zmq.Socket, *, hwm: int) -> None:
-    """Options every bus socket gets, set before bind/connect (they apply to new pipes only)."""
+    """Options every bus socket gets, set before bind/connect (they apply to new pipes only).
+
+    ZMTP heartbeats are deliberately off: with them on, a receiver whose queue reaches its
+    high-water mark stops reading, its heartbeat times out, and the reconnect that follows
+    can abort the whole process (libzmq 4.3.5: "Assertion failed: _input_stopped",
+    zeromq/libzmq#3937, reproduced here with a stuck subscriber). Liveness is kept instead by
+    TCP keepalive, by the control messages' time to live, and by status.* heartbeats;
+    reconnection after a daemon or broker restart is ZeroMQ's own (the peer's close is seen).
+    """
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.RCVHWM, hwm)
-    sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
-    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
-    sock.setsockopt(zmq.HEARTBEAT_TTL, HEARTBEAT_TIMEOUT_MS)
     sock.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+    sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
+    sock.setsockopt(zmq.TCP_KEEPALIVE_IDLE, TCP_KEEPALIVE_IDLE_S)
+    sock.setsockopt(zmq.TCP_KEEPALIVE_INTVL, TCP_KEEPALIVE_INTVL_S)
+    sock.setsockopt(zmq.TCP_KEEPALIVE_CNT, TCP_KEEPALIVE_CNT)
 
 
 def new_publisher_id(component: str) -> str:

@@ -83,14 +83,18 @@ def test_a_playback_file_that_ends_is_detected_and_control_goes_safe(tmp_path):
         with Daemon(config):
             assert recorder.until(lambda ms: any(map(_live_control, ms)), 15)
             assert recorder.until(
-                lambda ms: any(m.topic == "control" and m.body["rule"] == "safe:device-ended"
-                               for m in ms), 15)
+                lambda ms: any(
+                    m.topic == "control" and m.body["rule"] == "safe:device-ended" for m in ms
+                ),
+                15,
+            )
     finally:
         recorder.close()
     last_sample = max(m.publish_time for m in recorder.messages if m.topic == "raw.eeg")
     ended = recorder.first(_state("ended"))
-    safe = recorder.first(lambda m: m.topic == "control" and m.publish_time > last_sample
-                          and m.body["safe"])
+    safe = recorder.first(
+        lambda m: m.topic == "control" and m.publish_time > last_sample and m.body["safe"]
+    )
     assert ended.publish_time - last_sample <= 1.0
     assert safe.publish_time - last_sample <= 1.5
     assert safe.body["intensity"] == 1.0 and safe.body["gentle"] is True
@@ -104,12 +108,11 @@ def _inject(monkeypatch, fault: str, trigger: threading.Event) -> list:
     def read(self):
         if self not in instances:
             instances.append(self)
-        if self is instances[0]:
-            if trigger.is_set():
-                if fault == "raise":
-                    raise DeviceLostError("injected: the dongle was unplugged")
-                original(self)  # keep draining; deliver nothing
-                return []
+        if self is instances[0] and trigger.is_set():
+            if fault == "raise":
+                raise DeviceLostError("injected: the dongle was unplugged")
+            original(self)  # keep draining; deliver nothing
+            return []
         return original(self)
 
     monkeypatch.setattr(BrainFlowSource, "read", read)
@@ -117,9 +120,7 @@ def _inject(monkeypatch, fault: str, trigger: threading.Event) -> list:
 
 
 @pytest.mark.parametrize("fault", ["raise", "freeze"])
-def test_a_board_that_fails_mid_stream_is_reported_made_safe_and_reconnected(
-    monkeypatch, fault
-):
+def test_a_board_that_fails_mid_stream_is_reported_made_safe_and_reconnected(monkeypatch, fault):
     trigger = threading.Event()
     instances = _inject(monkeypatch, fault, trigger)
     config = _config({"board": "synthetic", "stall_timeout_s": 0.5, "lost_after_s": 1.5})
@@ -130,12 +131,16 @@ def test_a_board_that_fails_mid_stream_is_reported_made_safe_and_reconnected(
             trigger.set()
             expected = "reconnecting"
             assert recorder.until(
-                lambda ms: any(m.topic == "status.driver" and m.body.get("state") == expected
-                               for m in ms), 15)
+                lambda ms: any(
+                    m.topic == "status.driver" and m.body.get("state") == expected for m in ms
+                ),
+                15,
+            )
             fault_at = time.monotonic()
             # A second board is opened and streams; control comes back without a restart.
-            assert recorder.until(lambda ms: len(instances) >= 2 and any(
-                _live_control(m) for m in ms[-20:]), 20), "did not recover"
+            assert recorder.until(
+                lambda ms: len(instances) >= 2 and any(_live_control(m) for m in ms[-20:]), 20
+            ), "did not recover"
             recovered_s = time.monotonic() - fault_at
     finally:
         recorder.close()
@@ -143,13 +148,21 @@ def test_a_board_that_fails_mid_stream_is_reported_made_safe_and_reconnected(
     gaps = np.diff([m.publish_time for m in raw])
     last_good = raw[int(np.argmax(gaps))].publish_time  # the sample before the longest gap
     # A routine "streaming" report may come after the last sample; the next change counts.
-    states = [m for m in recorder.messages if m.topic == "status.driver"
-              and m.publish_time > last_good and m.body.get("state") != "streaming"]
+    states = [
+        m
+        for m in recorder.messages
+        if m.topic == "status.driver"
+        and m.publish_time > last_good
+        and m.body.get("state") != "streaming"
+    ]
     first_state = states[0]
     assert first_state.body["state"] in ("stalled", "reconnecting", "lost")
     assert first_state.publish_time - last_good <= 1.0
-    safe = next(m for m in recorder.messages if m.topic == "control"
-                and m.publish_time > last_good and m.body["safe"])
+    safe = next(
+        m
+        for m in recorder.messages
+        if m.topic == "control" and m.publish_time > last_good and m.body["safe"]
+    )
     assert safe.publish_time - last_good <= 1.5
     assert safe.body["rule"].startswith("safe:device-")
     if fault == "freeze":
@@ -172,18 +185,25 @@ def test_a_stage_that_raises_is_restarted_and_reported_while_control_stays_safe(
     recorder = Recorder(config.bus.subscribe_endpoint, ("status.features", "control"))
     try:
         with Daemon(config) as daemon:
-            assert recorder.until(lambda ms: any(
-                m.topic == "status.features" and m.body.get("state") == "restarting"
-                for m in ms), 10)
+            assert recorder.until(
+                lambda ms: any(
+                    m.topic == "status.features" and m.body.get("state") == "restarting" for m in ms
+                ),
+                10,
+            )
             assert recorder.until(lambda ms: any(map(_live_control, ms)), 20)
             assert daemon.health()["features"]["restarts"] == 1
             assert "injected feature failure" in daemon.health()["features"]["last_failure"]
     finally:
         recorder.close()
-    restarted = recorder.first(lambda m: m.topic == "status.features"
-                               and m.body.get("state") == "restarting")
-    before = [m for m in recorder.messages if m.topic == "control"
-              and m.publish_time <= restarted.publish_time + 0.5]
+    restarted = recorder.first(
+        lambda m: m.topic == "status.features" and m.body.get("state") == "restarting"
+    )
+    before = [
+        m
+        for m in recorder.messages
+        if m.topic == "control" and m.publish_time <= restarted.publish_time + 0.5
+    ]
     assert before and all(m.body["safe"] for m in before)
 
 
@@ -228,9 +248,11 @@ def test_bad_raw_chunks_never_give_non_finite_or_out_of_bounds_control(array):
             attacker = BusPublisher(daemon.publish_endpoint, "attacker")
             names = [f"C{i}" for i in range(array.shape[0])]
             for first in range(40):
-                attacker.publish("raw.eeg", {"fs": 250.0, "channels": names,
-                                             "first_index": first * 50, "dropped": 0},
-                                 array=array)
+                attacker.publish(
+                    "raw.eeg",
+                    {"fs": 250.0, "channels": names, "first_index": first * 50, "dropped": 0},
+                    array=array,
+                )
                 time.sleep(0.02)
             attacker.close()
             count = len(recorder.messages)

@@ -56,8 +56,9 @@ def test_fast_replay_follows_the_ground_truth(tmp_path):
     duration_n = int(sim.load_scenario("ci_short").duration_s * fs)
 
     def done(bodies):
-        return any(b["kind"] == "stress" and b["sample_index"] >= duration_n - 5 * fs
-                   for b in bodies)
+        return any(
+            b["kind"] == "stress" and b["sample_index"] >= duration_n - 5 * fs for b in bodies
+        )
 
     bodies = _collect(keys, done, timeout_s=60)
     attention = [b for b in bodies if b["kind"] == "attention" and b["valid"]]

@@ -1,0 +1,121 @@
+"""CURVE end to end through the CLI, and a stuck subscriber that must not hurt the daemon."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from runtime.bus import BusSubscriber, CurveKeys, make_keys
+from runtime.client import ControlClient
+from tests.daemon._helpers import DaemonProcess, write_config
+
+
+def _kintsugi(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_status_json_names_endpoints_and_component_health(tmp_path):
+    config, pub, sub = write_config(tmp_path)
+    daemon = DaemonProcess(config)
+    try:
+        result = _kintsugi("status", "--json", "--endpoint", sub, "--timeout", "10")
+        assert result.returncode == 0, result.stderr
+        status = json.loads(result.stdout)
+        assert status["publish_endpoint"] == pub
+        assert status["subscribe_endpoint"] == sub
+        components = status["components"]
+        assert {"broker", "daemon", "driver", "features", "controller"} <= set(components)
+        assert components["driver"]["state"] in ("opening", "streaming")
+        assert all(s["alive"] for s in components["daemon"]["stages"].values())
+    finally:
+        daemon.stop()
+    result = _kintsugi("status", "--endpoint", sub, "--timeout", "1")
+    assert result.returncode == 1 and "no daemon answered" in result.stderr
+
+
+def test_with_keys_only_key_holders_see_control(tmp_path):
+    keys = tmp_path / "keys"
+    assert _kintsugi("keys", str(keys), "--client", "laptop").returncode == 0
+    config, _, sub = write_config(tmp_path)
+    daemon = DaemonProcess(config, "--keys", str(keys))
+    try:
+        ok = _kintsugi(
+            "watch",
+            "control",
+            "--count",
+            "1",
+            "--json",
+            "--timeout",
+            "15",
+            "--endpoint",
+            sub,
+            "--keys",
+            str(keys),
+            "--key-name",
+            "laptop",
+        )
+        assert ok.returncode == 0, ok.stderr
+        assert json.loads(ok.stdout)["topic"] == "control"
+        denied = _kintsugi("watch", "control", "--count", "1", "--timeout", "3", "--endpoint", sub)
+        assert denied.returncode == 1  # nothing arrives without keys
+        status = _kintsugi("status", "--endpoint", sub, "--keys", str(keys), "--timeout", "10")
+        assert status.returncode == 0 and "subscribe_endpoint" in status.stdout
+        with ControlClient(sub, publish_endpoint=None, keys=keys, key_name="laptop") as client:
+            end = time.monotonic() + 15
+            while not client.is_live() and time.monotonic() < end:
+                time.sleep(0.05)
+            assert client.is_live()
+        make_keys(tmp_path / "other")
+        stranger = CurveKeys.load(tmp_path / "other")
+        with ControlClient(sub, publish_endpoint=None, keys=stranger) as client:
+            time.sleep(3)
+            assert not client.is_live() and client.received == 0
+    finally:
+        daemon.stop()
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_a_stuck_subscriber_neither_grows_the_daemon_nor_goes_unnoticed(tmp_path):
+    # A 15-minute scenario replayed flat out: far more than socket buffers can hold.
+    config, _, sub = write_config(tmp_path)
+    text = config.read_text().replace(
+        '[source]\nboard = "synthetic"',
+        (
+            '[source]\nboard = "playback"\nmaster_board = "synthetic"\n'
+            'scenario = "focus_then_stress"\nspeed = 0.0'
+        ),
+    )
+    config.write_text(text.replace("[bus]\n", "[bus]\nhwm = 100\n"))
+    stuck = BusSubscriber(sub, ("raw.", "features", "control", "status."), hwm=10)
+    daemon = DaemonProcess(config)
+    try:
+        time.sleep(2)  # warm-up
+        before = _rss_kb(daemon.proc.pid)
+        time.sleep(12)  # the stuck subscriber reads nothing meanwhile
+        after = _rss_kb(daemon.proc.pid)
+        assert after - before < 20_000, f"daemon RSS grew {after - before} kB"
+        received = 0
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            if stuck.recv(timeout_s=0.1) is not None:
+                received += 1
+        # Its queue held at most ~hwm messages per topic; the rest are counted as drops.
+        assert stuck.stats.dropped > 0
+        assert daemon.proc.poll() is None
+    finally:
+        stuck.close()
+        daemon.stop()
