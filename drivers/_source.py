@@ -213,11 +213,15 @@ class BrainFlowSource:
             }
         logger.info("%s: session prepared", self.spec.name)
 
-    def _config(self, command: str) -> None:
+    def config_board(self, command: str) -> str:
+        """Send a board-specific command (e.g. Cyton's impedance ``z…Z``); returns the reply."""
+        return self._config(command)
+
+    def _config(self, command: str) -> str:
         if self._board is None:
             raise DeviceError(f"config {command!r} on the {self.spec.name} board before open()")
         try:
-            self._board.config_board(command)
+            return str(self._board.config_board(command) or "")
         except BrainFlowError as exc:
             raise translate_brainflow_error(
                 exc, action=f"config {command!r}", board=self.spec.name

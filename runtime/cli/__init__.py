@@ -31,6 +31,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runtime.cli._bands",
     "runtime.cli._emulate",
     "runtime.cli._checkpoint",
+    "runtime.cli._check",
+    "runtime.cli._monitor",
+    "runtime.cli._mark",
+    "runtime.cli._replay",
+    "runtime.cli._export",
+    "runtime.cli._report",
 )
 
 

@@ -46,6 +46,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="CURVE keys from `kintsugi keys DIR`: authenticate every bus connection",
     )
+    parser.add_argument(
+        "--record",
+        default=None,
+        metavar="DIR",
+        help="record the session into DIR (new or empty); see docs/lab-sessions.md",
+    )
+    parser.add_argument(
+        "--lsl",
+        action="store_true",
+        help="publish raw EEG, heart data, features, control and markers as LSL streams",
+    )
     parser.set_defaults(handler=_handle)
 
 
@@ -83,7 +94,16 @@ def _handle(args: argparse.Namespace) -> int:
 
         keys = CurveKeys.load(args.keys)
     set_brainflow_logging(args.verbose >= 2)
-    daemon = Daemon(config, curve=keys)
+    extra_stages = {}
+    if args.record:
+        from runtime.recorder import RecorderStage
+
+        extra_stages["recorder"] = RecorderStage(args.record, config)
+    if args.lsl:
+        from runtime.lsl import LslBridgeStage
+
+        extra_stages["lsl"] = LslBridgeStage(config)
+    daemon = Daemon(config, curve=keys, extra_stages=extra_stages, board_rows=bool(args.record))
     daemon.start()
     print(
         f"kintsugi run: board={config.source.board} "

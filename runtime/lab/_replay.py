@@ -1,0 +1,257 @@
+"""Replay: run the whole pipeline on a recorded session through BrainFlow's playback board.
+
+The playback board paces samples by the file's timestamps, so ``speed`` K rewrites them into
+a temporary copy: t' = t₀ + (t − t₀)/K (K = 0: all zero, as fast as the board can). The copy
+also leaves out a torn last line (a crash's leftover). The daemon then runs with
+``[source] board = "playback"``, ``master_board`` = the recorded board, and the copies as
+``file``/``file_aux``; the stages time samples by index and nominal rate, so the features
+match a real-time run. A watcher stage counts samples until the file's end has played.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runtime.config import Config, config_from_mapping, with_overrides
+from runtime.errors import ConfigError
+from runtime.recorder import SessionError, complete_lines_size, read_metadata
+from runtime.stages import StageContext, confirm_subscribed
+
+logger = logging.getLogger("runtime.lab")
+
+#: [source] keys of the playback board's file per preset.
+_FILE_KEYS = {"default": "file", "auxiliary": "file_aux"}
+
+
+@dataclass(frozen=True)
+class ReplayPlan:
+    """What a replay runs: the config, the re-timed copies and their sample counts."""
+
+    config: Config
+    files: dict[str, Path]
+    samples: dict[str, int]
+    speed: float
+
+
+@dataclass
+class ReplayResult:
+    """What a replay did: samples played, and the messages the pipeline produced."""
+
+    samples: int
+    total: int
+    wall_s: float
+    features: int = 0
+    controls: int = 0
+    decisions: int = 0
+    modes: dict[str, int] = field(default_factory=dict)
+    complete: bool = False
+
+
+def check_speed(speed: float) -> float:
+    """``--speed`` must be a finite number ≥ 0 (0 = as fast as possible)."""
+    if isinstance(speed, bool) or not isinstance(speed, int | float) or not math.isfinite(speed):
+        raise ConfigError(f"--speed must be a number ≥ 0; {speed!r} is invalid")
+    if speed < 0:
+        raise ConfigError(f"--speed must be ≥ 0 (0 = as fast as possible); {speed} is invalid")
+    return float(speed)
+
+
+def retime_file(source: Path, target: Path, timestamp_row: int, num_rows: int,
+                speed: float) -> int:
+    """Copy a BrainFlow file with timestamps scaled by 1/``speed`` (0: zeros), dropping a
+    torn last line; returns the number of samples copied."""
+    good = complete_lines_size(source, num_rows)
+    count = 0
+    t0: float | None = None
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        if speed == 1.0:
+            remaining = good
+            while remaining > 0:
+                block = src.read(min(8 << 20, remaining))
+                remaining -= len(block)
+                count += block.count(b"\n")
+                dst.write(block)
+            return count
+        remaining = good
+        for line in src:
+            remaining -= len(line)
+            if remaining < 0:
+                break
+            fields = line.rstrip(b"\n").split(b"\t")
+            stamp = float(fields[timestamp_row])
+            t0 = stamp if t0 is None else t0
+            new = 0.0 if speed == 0 else t0 + (stamp - t0) / speed
+            fields[timestamp_row] = b"%.6f" % new
+            dst.write(b"\t".join(fields) + b"\n")
+            count += 1
+    return count
+
+
+def prepare_replay(
+    directory: Path | str,
+    workdir: Path,
+    speed: float = 1.0,
+    config: Config | None = None,
+) -> ReplayPlan:
+    """Re-timed copies of a session's raw files in ``workdir`` and the config to replay them.
+
+    ``config`` replaces the recorded one (e.g. to try other thresholds on the same data);
+    its ``[source]`` is replaced by the playback board in any case.
+    """
+    directory = Path(directory)
+    speed = check_speed(speed)
+    metadata = read_metadata(directory)
+    presets = metadata.get("presets", {})
+    if "default" not in presets or not (directory / presets["default"]["file"]).is_file():
+        raise SessionError(
+            f"{directory} has no raw data of the default preset (raw.csv): the driver did not "
+            "publish raw.board.* while it was recorded, so it cannot be replayed"
+        )
+    if config is None:
+        config = config_from_mapping(metadata["config"], origin=f"{directory}/session.json")
+    files: dict[str, Path] = {}
+    samples: dict[str, int] = {}
+    keys: dict[str, Any] = {}
+    for preset, info in presets.items():
+        if preset not in _FILE_KEYS:
+            logger.warning("replay: the %s preset cannot be replayed (no playback key)", preset)
+            continue
+        layout = info["layout"]
+        target = workdir / info["file"]
+        samples[preset] = retime_file(
+            directory / info["file"], target, int(layout["timestamp_row"]),
+            int(info["num_rows"]), speed,
+        )
+        files[preset] = target
+        keys[_FILE_KEYS[preset]] = str(target)
+    source = config.source.model_dump()
+    source.update(
+        board="playback", master_board=metadata["master_board"], scenario="", loop=False,
+        file="", file_aux="",
+    )
+    source.update(keys)
+    data = config.model_dump()
+    data["source"] = source
+    replay_config = config_from_mapping(data, origin="replay")
+    return ReplayPlan(replay_config, files, samples, speed)
+
+
+class ReplayWatcher:
+    """A stage that counts what the pipeline does during a replay (thread-safe reads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.samples = 0
+        self.driver_samples = 0
+        self.driver_state = ""
+        self.features = self.controls = self.decisions = 0
+        self.modes: dict[str, int] = {}
+        self.last_activity = time.monotonic()
+
+    def __call__(self, context: StageContext) -> None:
+        subscriber = context.subscriber(
+            ("raw.eeg", "raw.ecg", "status.driver", "features", "control", "decision")
+        )
+        try:
+            confirm_subscribed(subscriber)
+            context.ready.set()
+            while not context.stop.is_set():
+                message = subscriber.recv(timeout_s=0.1)
+                if message is not None:
+                    self._observe(message)
+        finally:
+            subscriber.close()
+
+    def _observe(self, message: Any) -> None:
+        body = message.body
+        with self._lock:
+            self.last_activity = time.monotonic()
+            if message.topic in ("raw.eeg", "raw.ecg") and message.array is not None:
+                if body.get("preset") == "default":
+                    end = int(body.get("first_index", 0)) + int(message.array.shape[-1])
+                    self.samples = max(self.samples, end)
+            elif message.topic == "status.driver":
+                self.driver_state = str(body.get("state", ""))
+                samples = body.get("samples") or {}
+                self.driver_samples = max(self.driver_samples, int(samples.get("default", 0)))
+            elif message.topic.startswith("features"):
+                self.features += 1
+            elif message.topic == "control":
+                self.controls += 1
+                mode = str(body.get("mode", ""))
+                self.modes[mode] = self.modes.get(mode, 0) + 1
+            elif message.topic == "decision":
+                self.decisions += 1
+
+    def progress(self) -> int:
+        with self._lock:
+            return max(self.samples, self.driver_samples)
+
+
+def replay_session(
+    directory: Path | str,
+    *,
+    speed: float = 1.0,
+    config: Config | None = None,
+    record: Path | str | None = None,
+    bus_overrides: dict[str, str | None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
+    drain_s: float = 1.0,
+) -> ReplayResult:
+    """Replay a session through the whole pipeline; returns when the file's end has played
+    (plus ``drain_s`` for the last features), or when ``stop`` is set.
+
+    ``record`` writes the replay as a new session; ``bus_overrides`` (``publish_endpoint``,
+    ``subscribe_endpoint``) move the replay's bus off a running daemon's ports.
+    """
+    from runtime.daemon import Daemon
+    from runtime.recorder import RecorderStage
+
+    stop = stop or threading.Event()
+    workdir = Path(tempfile.mkdtemp(prefix="kintsugi-replay-"))
+    try:
+        plan = prepare_replay(directory, workdir, speed, config)
+        replay_config = with_overrides(plan.config, "bus", **(bus_overrides or {}))
+        total = plan.samples.get("default", 0)
+        watcher = ReplayWatcher()
+        stages: dict[str, Any] = {"replay-watcher": watcher}
+        if record is not None:
+            stages["recorder"] = RecorderStage(Path(record), replay_config)
+        daemon = Daemon(replay_config, extra_stages=stages, board_rows=record is not None)
+        started = time.monotonic()
+        daemon.start()
+        try:
+            done_at: float | None = None
+            while not stop.is_set():
+                done = watcher.progress()
+                if on_progress is not None:
+                    on_progress(min(done, total), total)
+                if done >= total and done_at is None:
+                    done_at = time.monotonic()
+                if done_at is not None and time.monotonic() - done_at >= drain_s:
+                    break
+                stop.wait(0.1)
+        finally:
+            daemon.stop()
+        return ReplayResult(
+            samples=min(watcher.progress(), total),
+            total=total,
+            wall_s=time.monotonic() - started,
+            features=watcher.features,
+            controls=watcher.controls,
+            decisions=watcher.decisions,
+            modes=dict(watcher.modes),
+            complete=watcher.progress() >= total,
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,244 @@
+"""The recorder stage: writes a session directory from the bus, chunk by chunk, crash-safe.
+
+It subscribes to ``raw.board.<preset>`` (every row of every preset, exactly as BrainFlow
+returned it; the driver publishes these when a recorder runs), ``features``, ``control``,
+``decision``, ``marker``, ``status.*`` and ``model.status``. Raw rows go to BrainFlow-format
+text files (``raw.csv``, ``raw.aux.csv``: what the playback board replays as they are), the
+rest to JSON-lines files, and ``session.json`` holds the metadata. After each batch of
+messages every file that changed is fsynced, so a ``kill -9`` loses at most the chunk being
+written (a torn last line, which the readers skip).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from runtime.bus import BusPublisher, BusSubscriber, Message
+from runtime.config import Config
+from runtime.errors import ConfigError
+from runtime.recorder._files import (
+    JSONL_FILES,
+    METADATA_FILE,
+    AppendFile,
+    format_board_rows,
+    json_line,
+    jsonl_file_for,
+    message_record,
+    raw_file_name,
+    write_json_atomic,
+)
+from runtime.recorder._metadata import initial_metadata
+from runtime.stages import StageContext, confirm_subscribed
+
+logger = logging.getLogger("runtime.recorder")
+
+#: Topic prefixes the recorder subscribes to.
+RECORDED_TOPICS = ("raw.board.", *JSONL_FILES)
+#: At most this many messages are written between two fsyncs (bounds the loss on a crash).
+MAX_BATCH = 200
+#: Longest time the recorder keeps receiving after it was asked to stop.
+DRAIN_S = 1.0
+
+
+class RecorderStage:
+    """Records a session into ``directory`` (created; it must not hold another session).
+
+    A stage for :class:`runtime.daemon.Daemon` (``extra_stages={"recorder": stage}``, with
+    the driver publishing ``raw.board.*``). Restarted by the supervisor, it appends to the
+    same files.
+    """
+
+    def __init__(
+        self, directory: Path | str, config: Config, *, status_interval_s: float | None = None
+    ) -> None:
+        self.directory = Path(directory)
+        if self.directory.exists() and not self.directory.is_dir():
+            raise ConfigError(
+                f"the recording directory (--record) {str(self.directory)!r} is a file: "
+                "give a new directory for the session"
+            )
+        if self.directory.is_dir() and any(self.directory.iterdir()):
+            raise ConfigError(
+                f"the recording directory (--record) {str(self.directory)!r} is not empty: give "
+                "a new directory (a recording never overwrites or appends to another one)"
+            )
+        self.config = config
+        self.status_interval_s = (
+            config.daemon.status_interval_s if status_interval_s is None else status_interval_s
+        )
+        self._metadata: dict[str, Any] | None = None
+        self._expected_index: dict[str, int] = {}
+        self.samples: dict[str, int] = {}
+        self.lost_samples: dict[str, int] = {}
+        self.messages = 0
+
+    def __call__(self, context: StageContext) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if self._metadata is None:
+            self._metadata = initial_metadata(self.config)
+            self._metadata["directory"] = str(self.directory.resolve())
+            write_json_atomic(self.directory / METADATA_FILE, self._metadata)
+        files: dict[str, AppendFile] = {}
+        subscriber = context.subscriber(RECORDED_TOPICS)
+        publisher = context.publisher()
+        try:
+            confirm_subscribed(subscriber)
+            context.ready.set()
+            logger.info("recorder: recording into %s", self.directory)
+            self._loop(context, subscriber, publisher, files)
+        finally:
+            for f in files.values():
+                f.close()
+            if context.stop.is_set():
+                self._finish()
+            self._status(publisher, subscriber, files, "stopped")
+            subscriber.close()
+            publisher.close()
+
+    def _loop(
+        self,
+        context: StageContext,
+        subscriber: BusSubscriber,
+        publisher: BusPublisher,
+        files: dict[str, AppendFile],
+    ) -> None:
+        next_status = 0.0
+        while not context.stop.is_set():
+            message = subscriber.recv(timeout_s=0.1)
+            batch = 0
+            while message is not None:
+                self._record(message, files, publisher.publisher_id)
+                batch += 1
+                message = subscriber.recv_nowait() if batch < MAX_BATCH else None
+            for f in files.values():
+                f.sync()
+            now = time.monotonic()
+            if now >= next_status:
+                next_status = now + self.status_interval_s
+                self._status(publisher, subscriber, files, "recording")
+        self._drain(subscriber, files, publisher.publisher_id)
+
+    def _drain(
+        self, subscriber: BusSubscriber, files: dict[str, AppendFile], own_id: str
+    ) -> None:
+        """On stop, keep what the other stages still send (their last status, the last
+        features) until the bus is quiet for 0.2 s, at most DRAIN_S."""
+        end = time.monotonic() + DRAIN_S
+        while time.monotonic() < end:
+            message = subscriber.recv(timeout_s=0.2)
+            if message is None:
+                break
+            self._record(message, files, own_id)
+        for f in files.values():
+            f.sync()
+
+    def _file(self, files: dict[str, AppendFile], name: str) -> AppendFile:
+        if name not in files:
+            files[name] = AppendFile(self.directory / name)
+        return files[name]
+
+    def _record(self, message: Message, files: dict[str, AppendFile], own_id: str) -> None:
+        self.messages += 1
+        if message.topic.startswith("raw.board."):
+            self._record_raw(message, files, own_id)
+            return
+        name = jsonl_file_for(message.topic)
+        if name is not None:
+            self._file(files, name).append(json_line(message_record(message, time.time())))
+
+    def _record_raw(self, message: Message, files: dict[str, AppendFile], own_id: str) -> None:
+        body, data = message.body, message.array
+        preset = str(body.get("preset", message.topic.removeprefix("raw.board.")))
+        num_rows = body.get("num_rows")
+        if data is None or data.ndim != 2 or data.shape[0] != num_rows or data.shape[1] == 0:
+            shape = None if data is None else data.shape
+            self._event(files, own_id, "rejected", preset=preset, shape=shape, num_rows=num_rows)
+            return
+        known = self._metadata_presets().get(preset)
+        if known is None:
+            self._add_preset(preset, body)
+        elif known["num_rows"] != num_rows:
+            self._event(
+                files, own_id, "rejected", preset=preset, num_rows=num_rows,
+                expected_rows=known["num_rows"],
+            )
+            return
+        first = int(body.get("first_index", 0))
+        expected = self._expected_index.get(preset)
+        if expected is not None and first > expected:
+            lost = first - expected
+            self.lost_samples[preset] = self.lost_samples.get(preset, 0) + lost
+            self._event(files, own_id, "lost", preset=preset, samples=lost, first_index=first)
+        elif expected is not None and first < expected:
+            self._event(files, own_id, "driver-restarted", preset=preset, first_index=first)
+        self._expected_index[preset] = first + data.shape[1]
+        self.samples[preset] = self.samples.get(preset, 0) + int(data.shape[1])
+        self._file(files, raw_file_name(preset)).append(format_board_rows(np.asarray(data)))
+
+    def _metadata_presets(self) -> dict[str, Any]:
+        assert self._metadata is not None
+        presets: dict[str, Any] = self._metadata["presets"]
+        return presets
+
+    def _add_preset(self, preset: str, body: Any) -> None:
+        assert self._metadata is not None
+        self._metadata_presets()[preset] = {
+            "file": raw_file_name(preset),
+            "fs": body.get("fs"),
+            "num_rows": body.get("num_rows"),
+            "layout": body.get("layout", {}),
+        }
+        write_json_atomic(self.directory / METADATA_FILE, self._metadata)
+        logger.info("recorder: %s preset → %s", preset, raw_file_name(preset))
+
+    def _event(self, files: dict[str, AppendFile], own_id: str, event: str, **fields: Any) -> None:
+        """A recorder event, written straight into status.jsonl (and logged)."""
+        logger.warning("recorder: %s %s", event, fields)
+        body = {"component": "recorder", "state": "recording", "event": event, **fields}
+        record = {
+            "topic": "status.recorder",
+            "publisher": own_id,
+            "seq": None,
+            "source_time": None,
+            "publish_time": time.time(),
+            "recv_time": time.time(),
+            "body": body,
+        }
+        self._file(files, JSONL_FILES["status."]).append(json_line(record))
+
+    def _finish(self) -> None:
+        if self._metadata is None:
+            return
+        self._metadata.update(
+            ended_at=time.time(),
+            complete=True,
+            samples=dict(self.samples),
+            lost_samples=dict(self.lost_samples),
+        )
+        write_json_atomic(self.directory / METADATA_FILE, self._metadata)
+
+    def _status(
+        self,
+        publisher: BusPublisher,
+        subscriber: BusSubscriber,
+        files: dict[str, AppendFile],
+        state: str,
+    ) -> None:
+        publisher.publish(
+            "status.recorder",
+            {
+                "component": "recorder",
+                "state": state,
+                "directory": str(self.directory),
+                "samples": dict(self.samples),
+                "lost_samples": dict(self.lost_samples),
+                "messages": self.messages,
+                "bytes": sum(f.bytes_written for f in files.values()),
+                "bus": subscriber.stats.to_dict(),
+            },
+        )

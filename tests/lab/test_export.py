@@ -1,0 +1,58 @@
+"""Export: EDF+/BDF+ (pyedflib) and FIF (MNE), read back with MNE, samples and markers compared."""
+
+from __future__ import annotations
+
+import mne
+import numpy as np
+import pytest
+
+from runtime.cli import main
+from runtime.lab import export_session
+from runtime.recorder import load_session
+from tests.lab.conftest import MARKERS
+
+READERS = {"edf": mne.io.read_raw_edf, "bdf": mne.io.read_raw_bdf, "fif": mne.io.read_raw_fif}
+#: Integer steps of each format (digital max − digital min); FIF stores float32.
+STEPS = {"edf": 65535, "bdf": 16777215}
+
+
+@pytest.mark.parametrize("fmt", ["edf", "bdf", "fif"])
+def test_export_reads_back_with_mne(recorded_session, tmp_path, fmt):
+    path = tmp_path / ("session_raw.fif" if fmt == "fif" else f"session.{fmt}")
+    code = main(["export", str(recorded_session.directory), "--format", fmt, "-o", str(path)])
+    assert code == 0
+    session = load_session(recorded_session.directory)
+    layout = session.layout()
+    raw = READERS[fmt](path, preload=True, verbose="error")
+    names = list(layout["eeg_names"]) + ["PPG1", "PPG2"]
+    assert raw.ch_names == names
+    assert raw.info["sfreq"] == layout["sampling_rate"]
+    expected = session.raw["default"][list(layout["eeg_rows"]) + list(layout["ppg_rows"])]
+    n = expected.shape[1]
+    got = raw.get_data()[:, :n]  # EDF pads the last 1 s data record
+    eeg = np.arange(len(layout["eeg_rows"]))
+    got[eeg] *= 1e6  # MNE gives volts; the session holds µV
+    for i in range(len(names)):
+        if fmt == "fif":
+            tolerance = 1e-6 * max(1.0, float(np.max(np.abs(expected[i]))))  # float32
+        else:  # one integer step over the channel's (whole-number padded) range: pyedflib
+            # truncates towards the lower integer, so the error reaches a step, not half
+            span = np.ceil(expected[i].max()) - np.floor(expected[i].min())
+            tolerance = span / STEPS[fmt] * (1 + 1e-6)
+        np.testing.assert_allclose(got[i], expected[i], rtol=0, atol=tolerance,
+                                   err_msg=f"{fmt} {names[i]}")
+    # Markers: one annotation per marker, at the sample of the board's marker row.
+    row = session.raw["default"][layout["marker_row"]]
+    onsets = np.flatnonzero(row) / layout["sampling_rate"]
+    assert list(raw.annotations.description) == list(MARKERS)
+    np.testing.assert_allclose(raw.annotations.onset, onsets, atol=1.5 / layout["sampling_rate"])
+
+
+def test_export_refuses_to_overwrite(recorded_session, tmp_path, capsys):
+    path = tmp_path / "x.edf"
+    path.write_text("")
+    assert main(["export", str(recorded_session.directory), "--format", "edf", "-o",
+                 str(path)]) == 2
+    assert "exists" in capsys.readouterr().err
+    export_session(recorded_session.directory, "edf", path, overwrite=True)
+    assert path.stat().st_size > 1000

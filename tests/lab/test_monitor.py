@@ -1,0 +1,117 @@
+"""The monitor: its state from real bus messages, its screen, and the real command in a real
+terminal (tmux) attached to a real daemon process, read back with ``tmux capture-pane``."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from runtime.bus import decode, encode
+from runtime.cli import main
+from runtime.monitor import MonitorState, render_monitor
+from tests.conftest import free_tcp_port
+from tests.daemon._helpers import DaemonProcess, write_config
+
+
+def _message(topic: str, body: dict, array: np.ndarray | None = None, seq: int = 0,
+             publish_time: float | None = None):
+    """A message as the bus delivers it (the real envelope, encoded and decoded)."""
+    frames = encode(topic, body, publisher="test-1", seq=seq, array=array,
+                    publish_time=publish_time)
+    return decode([bytes(f) for f in frames])
+
+
+def test_state_and_screen_follow_the_messages():
+    now = time.time()
+    state = MonitorState(endpoint="tcp://127.0.0.1:1")
+    rng = np.random.default_rng(3)
+    eeg = rng.normal(0, 12.5, (2, 500)).astype(np.float32)
+    state.observe(_message("raw.eeg", {"channels": ["Fz", "Cz"], "fs": 250.0}, eeg))
+    state.observe(_message("features.attention", {
+        "kind": "attention", "attention": 0.82, "valid": True, "quality": 0.5,
+        "channels_used": ["Fz"], "channels_bad": {"Cz": "railed"}, "channels_warn": {}}))
+    state.observe(_message("features.stress", {"kind": "stress", "stress": 0.4,
+                                                "valid": False, "reason": "too-few-beats"}))
+    state.observe(_message("control", {
+        "intensity": 1.5, "gentle": False, "mode": "intensify", "safe": False,
+        "rule": "intensify: attention 0.82 > 0.8, stress 0.20 < 0.3",
+        "expires_at": now + 1.0, "sample_time": now - 0.010}, publish_time=now))
+    state.observe(_message("decision", {"option": "hold", "resolver": "ethics",
+                                        "explanation": "conflict"}))
+    state.observe(_message("marker", {"label": "eyes closed", "value": 7.0, "time": now}))
+    state.observe(_message("status.driver", {"component": "driver", "state": "stalled",
+                                             "board": "cyton", "dropped": {"default": 3}}))
+    state.observe(_message("status.daemon", {"component": "daemon", "state": "running",
+                                             "stages": {"driver": {"alive": True,
+                                                                   "restarts": 2}}}))
+    channels = {c.name: c for c in state.channels()}
+    assert channels["Fz"].state == "ok" and channels["Cz"].state == "railed"
+    assert channels["Fz"].rms_uv == pytest.approx(float(np.std(eeg[0])), rel=1e-6)
+    median, _ = state.latency_summary()
+    assert median == pytest.approx(10.0, abs=1.0)
+    console = Console(record=True, width=110, color_system=None)
+    console.print(render_monitor(state, now=now))
+    screen = console.export_text()
+    for text in ("0.82  valid", "invalid: too-few-beats", "intensify", "1.500",
+                 "intensify: attention 0.82 > 0.8", "railed", "stalled", "board 3",
+                 "×2 restarts", "decision: hold", "marker: eyes closed", "median 10 ms"):
+        assert text in screen, f"{text!r} not on the screen:\n{screen}"
+
+
+def test_monitor_once_without_a_daemon(capsys):
+    code = main(["monitor", "--once", "--timeout", "0.3",
+                 "--endpoint", f"tcp://127.0.0.1:{free_tcp_port()}"])
+    assert code == 1
+    assert "waiting for a daemon" in capsys.readouterr().out
+
+
+def _tmux(socket: str, *args: str) -> str:
+    """Run tmux on a server of the test's own (``-L``), so no other tmux is touched."""
+    return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None,
+                    reason="tmux is not installed (apt-get install tmux): the monitor's "
+                    "terminal test needs a real terminal")
+def test_monitor_in_a_real_terminal_against_a_real_daemon(tmp_path):
+    config, pub, sub = write_config(tmp_path)
+    daemon = DaemonProcess(config)
+    socket = f"kintsugi-test-{uuid.uuid4().hex[:8]}"
+    session = "monitor"
+    # COLUMNS/LINES set by the test runner's environment would override the pane's size.
+    command = (f"env -u COLUMNS -u LINES {sys.executable} -m runtime.cli monitor "
+               f"--endpoint {sub} --refresh 5")
+    try:
+        _tmux(socket, "-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "110",
+              "-y", "45", command)
+        _tmux(socket, "resize-window", "-t", session, "-x", "110", "-y", "45")
+        screen = ""
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            screen = _tmux(socket, "capture-pane", "-p", "-t", session)
+            if re.search(r"attention\s+\d\.\d\d\s+valid", screen) and "streaming" in screen:
+                break
+            time.sleep(0.3)
+        assert re.search(r"attention\s+\d\.\d\d\s+valid", screen), screen
+        assert "device  streaming  board synthetic" in screen
+        assert re.search(r"mode\s+(hold|intensify|gentle|safe)", screen), screen
+        assert re.search(r"Fz\s+\d+\.\d µV ok", screen), screen  # synthetic Fz: a 5 Hz sine
+        assert re.search(r"sample→control median \d+ ms", screen), screen
+        assert main(["mark", "eyes closed", "--publish-endpoint", pub, "--endpoint", sub]) == 0
+        end = time.monotonic() + 10
+        while time.monotonic() < end and "marker: eyes closed" not in screen:
+            time.sleep(0.3)
+            screen = _tmux(socket, "capture-pane", "-p", "-t", session)
+        assert "marker: eyes closed" in screen, screen
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+        daemon.stop()

@@ -1,0 +1,91 @@
+"""Replay: re-timed copies of the raw files, and the whole pipeline on a recording through
+the playback board, re-recorded sample for sample."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from runtime.cli import main
+from runtime.errors import ConfigError
+from runtime.lab import prepare_replay, replay_session
+from runtime.lab._replay import check_speed, retime_file
+from runtime.recorder import load_session, read_board_file
+from tests.conftest import free_tcp_port
+
+
+def _bus() -> dict[str, str]:
+    return {"publish_endpoint": f"tcp://127.0.0.1:{free_tcp_port()}",
+            "subscribe_endpoint": f"tcp://127.0.0.1:{free_tcp_port()}"}
+
+
+@pytest.mark.parametrize("speed", [1.0, 4.0, 0.0])
+def test_retime_scales_timestamps_and_drops_a_torn_line(recorded_session, tmp_path, speed):
+    source = recorded_session.directory / "raw.csv"
+    torn = tmp_path / "torn.csv"
+    torn.write_bytes(source.read_bytes() + b"1.0\t2.0")
+    original = read_board_file(source).data
+    n = retime_file(torn, tmp_path / "out.csv", timestamp_row=30, num_rows=32, speed=speed)
+    copied = read_board_file(tmp_path / "out.csv").data
+    assert n == original.shape[1] == copied.shape[1]
+    others = [r for r in range(32) if r != 30]
+    np.testing.assert_allclose(copied[others], original[others], atol=1e-6)
+    if speed == 0:
+        assert np.all(copied[30] == 0)
+    else:
+        np.testing.assert_allclose(np.diff(copied[30]), np.diff(original[30]) / speed, atol=2e-6)
+
+
+def test_prepare_replay_points_the_playback_board_at_the_copies(recorded_session, tmp_path):
+    plan = prepare_replay(recorded_session.directory, tmp_path, speed=0)
+    source = plan.config.source
+    assert (source.board, source.master_board) == ("playback", "synthetic")
+    assert source.file == str(tmp_path / "raw.csv")
+    assert source.file_aux == str(tmp_path / "raw.aux.csv")
+    session = load_session(recorded_session.directory)
+    assert plan.samples == {p: d.shape[1] for p, d in session.raw.items()}
+
+
+def test_replay_runs_the_pipeline_and_reproduces_the_samples(recorded_session, tmp_path):
+    out = tmp_path / "replayed"
+    progress: list[tuple[int, int]] = []
+    result = replay_session(recorded_session.directory, speed=0, record=out,
+                            bus_overrides=_bus(), on_progress=lambda d, t: progress.append((d, t)))
+    original = load_session(recorded_session.directory)
+    replayed = load_session(out)
+    total = original.raw["default"].shape[1]
+    assert result.complete and result.samples == result.total == total
+    assert progress[-1] == (total, total)
+    assert result.features > 0 and result.controls > 0
+    # The playback board re-stamps time (row 30) and keeps its marker row (31) for
+    # insert_marker; every other row comes back exactly as recorded.
+    rows = list(range(30))
+    np.testing.assert_array_equal(replayed.raw["default"][rows], original.raw["default"][rows])
+    assert np.count_nonzero(original.raw["default"][31]) == 2
+    assert np.count_nonzero(replayed.raw["default"][31]) == 0
+    kinds = {r["body"]["kind"] for r in replayed.features}
+    assert "attention" in kinds
+    assert replayed.metadata["board"] == "playback"
+    assert replayed.metadata["master_board"] == "synthetic"
+
+
+def test_replay_command(recorded_session, capsys):
+    bus = _bus()
+    code = main(["replay", str(recorded_session.directory), "--speed", "0", "--no-progress",
+                 "--publish-endpoint", bus["publish_endpoint"],
+                 "--subscribe-endpoint", bus["subscribe_endpoint"]])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    total = load_session(recorded_session.directory).raw["default"].shape[1]
+    assert f"{total} of {total} samples" in out
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
+def test_bad_speed_is_refused(bad):
+    with pytest.raises(ConfigError, match="--speed"):
+        check_speed(bad)
+
+
+def test_replay_of_a_directory_that_is_not_a_session(tmp_path, capsys):
+    assert main(["replay", str(tmp_path), "--no-progress"]) == 2
+    assert "not a session directory" in capsys.readouterr().err
