@@ -25,7 +25,8 @@ def read_signal(path: str, column: int | None) -> np.ndarray:
         return data.astype(np.float64)
     if suffix not in (".csv", ".txt", ".tsv"):
         raise ConfigError(f"FILE {path!r}: use a .npy (1-D) or .csv file, not {suffix or 'none'}")
-    delimiter = "\t" if suffix == ".tsv" else ","
+    # .csv: commas; .tsv: tabs; .txt: any whitespace (e.g. pyhrv's SampleECG.txt).
+    delimiter = {".csv": ",", ".tsv": "\t"}.get(suffix)
     rows = np.genfromtxt(file, delimiter=delimiter, dtype=np.float64, comments="#")
     if rows.ndim == 2 and np.all(np.isnan(rows[0])):
         rows = rows[1:]  # a header row

@@ -1,14 +1,21 @@
 """EEG → attention in [0, 1]: engagement index against the person's own baseline.
 
-Per window: channel quality; Welch band powers of the good channels; per-channel
-log β/(α+θ), their median; an EMA over windows (τ = ``smoothing_tau_s``); during the first
-``baseline_s`` seconds these values build a robust baseline, after which
-z = (log E − median) / max(1.4826·MAD, min_scale) and attention = 1 / (1 + e^−z)
-(Pope, Bogart & Bartolome 1995; SIGNALS.md).
+Per window (4 s, hop 0.25 s by default): mains hum removed; Welch spectrum; channel quality;
+per good channel log β/(α+θ), their median over channels; an EMA over windows with time
+constant ``smoothing_tau_s`` (weights from elapsed stream time, so a gap of invalid windows
+is bridged correctly). The first ``baseline_s`` seconds of valid windows build a robust
+baseline (median, 1.4826·MAD of the smoothed value, plus each channel's δ and γ share for
+the artifact checks); afterwards z = (log E − median) / max(1.4826·MAD, min_scale) and
+attention = 1 / (1 + e^−z) (Pope, Bogart & Bartolome 1995; SIGNALS.md). Until then the
+estimate says "calibrating" and carries no attention.
+
+Time is the sample index over the nominal rate, never the wall clock: a fast replay gives
+the same estimates as real time, and so does any chunking of the same samples.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,19 +24,36 @@ from typing import Any
 
 import numpy as np
 
+from runtime.errors import ConfigError
 from runtime.features._bands import BAND_NAMES, compute_psd, integrate_bands
 from runtime.features._baseline import RobustBaseline
-from runtime.features._quality import check_channel_quality
+from runtime.features._notch import remove_line_noise
+from runtime.features._quality import check_channel_quality, share_key
 from runtime.features._settings import EegFeatureSettings
+from runtime.features._validate import check_estimator_fs
 from runtime.features._windows import HopWindows
 
+__all__ = ["AttentionEstimate", "AttentionEstimator"]
+
+logger = logging.getLogger("runtime.features")
+
 _FEATURE = "log_engagement"
+#: Fewest baseline windows, as a share of those a clean ``baseline_s`` would give.
+_MIN_BASELINE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
 class AttentionEstimate:
-    """One window's attention. ``sample_index``: samples received when the window ended
-    (its last sample is ``sample_index - 1``); ``time_s = sample_index / fs``."""
+    """One window's attention.
+
+    ``sample_index`` is the number of samples received when the window ended (its last
+    sample is ``sample_index - 1``) and ``time_s = sample_index / fs``. ``window_s`` and
+    ``hop_s`` are the exact values in samples over fs. ``attention`` is None unless
+    ``valid``; ``reason`` says why (``calibrating …``, ``too few good channels …``).
+    ``quality`` is the share of channels used. ``engagement_index`` is this window's
+    β/(α+θ) (median over good channels); ``log_engagement`` its EMA-smoothed log, the value
+    compared with the baseline. ``band_powers`` are µV², mean over the good channels.
+    """
 
     sample_index: int
     time_s: float
@@ -48,27 +72,53 @@ class AttentionEstimate:
     channels_warn: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict: Python floats/ints/str, None for missing values."""
         return {
-            "sample_index": self.sample_index,
-            "time_s": self.time_s,
-            "window_s": self.window_s,
-            "hop_s": self.hop_s,
-            "attention": self.attention,
-            "valid": self.valid,
-            "calibrated": self.calibrated,
+            "sample_index": int(self.sample_index),
+            "time_s": float(self.time_s),
+            "window_s": float(self.window_s),
+            "hop_s": float(self.hop_s),
+            "attention": _opt_float(self.attention),
+            "valid": bool(self.valid),
+            "calibrated": bool(self.calibrated),
             "reason": self.reason,
-            "quality": self.quality,
-            "log_engagement": self.log_engagement,
-            "engagement_index": self.engagement_index,
-            "band_powers": dict(self.band_powers),
+            "quality": float(self.quality),
+            "log_engagement": _opt_float(self.log_engagement),
+            "engagement_index": _opt_float(self.engagement_index),
+            "band_powers": {k: float(v) for k, v in self.band_powers.items()},
             "channels_used": list(self.channels_used),
             "channels_bad": dict(self.channels_bad),
             "channels_warn": dict(self.channels_warn),
         }
 
 
+def _opt_float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _unique_names(names: list[str]) -> tuple[str, ...]:
+    """Channel names made unique (a repeat gets ``#2``, ``#3``…): reports and per-channel
+    baselines are keyed by name."""
+    used: set[str] = set()
+    out = []
+    for name in names:
+        candidate, k = name, 1
+        while candidate in used:
+            k += 1
+            candidate = f"{name}#{k}"
+        used.add(candidate)
+        out.append(candidate)
+    if out != names:
+        logger.warning("features: repeated EEG channel names %s renamed to %s", names, out)
+    return tuple(out)
+
+
 class AttentionEstimator:
-    """Streams EEG chunks (n_channels, n) in µV; one estimate per hop once a window is full."""
+    """Streams EEG chunks (n_channels, n) in µV; one estimate per hop once a window is full.
+
+    ``push`` only copies samples into a ring buffer until a hop is due, so calling it every
+    20–50 ms is cheap; the spectrum is computed once per hop.
+    """
 
     def __init__(
         self,
@@ -76,26 +126,38 @@ class AttentionEstimator:
         channel_names: Sequence[str],
         settings: EegFeatureSettings | None = None,
     ) -> None:
-        if not (isinstance(fs, int | float) and math.isfinite(fs) and fs > 0):
-            raise ValueError(f"fs must be a positive sampling rate in Hz; got {fs!r}")
-        if not channel_names:
-            raise ValueError("channel_names is empty: attention needs at least one EEG channel")
-        self.fs = float(fs)
-        self.names = tuple(channel_names)
+        self.fs = check_estimator_fs(fs)
+        if isinstance(channel_names, str) or not channel_names:
+            raise ConfigError(
+                f"channel_names must be a non-empty sequence of EEG channel names; got "
+                f"{channel_names!r}"
+            )
+        #: The channel names as given (what the caller compares its stream against).
+        self.names = tuple(str(n) for n in channel_names)
+        #: The names used in reports and baselines: unique (a repeat gets ``#2``…).
+        self.labels = _unique_names(list(self.names))
         self.settings = settings or EegFeatureSettings()
         s = self.settings
-        self._windows = HopWindows(
-            len(self.names), max(8, round(s.window_s * fs)), max(1, round(s.hop_s * fs))
-        )
-        self._alpha = 1.0 if s.smoothing_tau_s == 0 else 1 - math.exp(-s.hop_s / s.smoothing_tau_s)
+        window_n = max(8, round(s.window_s * self.fs))
+        hop_n = max(1, round(s.hop_s * self.fs))
+        self._windows = HopWindows(len(self.names), window_n, hop_n)
+        self.window_s = window_n / self.fs
+        self.hop_s = hop_n / self.fs
+        expected = max(1, math.floor((s.baseline_s - self.window_s) / self.hop_s) + 1)
+        self._min_baseline_windows = max(1, math.ceil(_MIN_BASELINE_SHARE * expected))
         self._smoothed: float | None = None
-        self.baseline = RobustBaseline()
+        self._smoothed_time_s = 0.0
+        self.baseline = RobustBaseline(meta=self._baseline_meta())
 
     def push(self, chunk: np.ndarray) -> list[AttentionEstimate]:
-        """Feed samples; returns the estimates of every hop they complete."""
+        """Feed samples (n_channels, n) in µV; returns the estimates of every hop completed.
+
+        Any chunk size works (0 included); NaN/inf and huge values make the affected
+        channels bad for the windows holding them, never a non-finite estimate.
+        """
         chunk = np.asarray(chunk, dtype=np.float64)
         if chunk.ndim != 2 or chunk.shape[0] != len(self.names):
-            raise ValueError(
+            raise ConfigError(
                 f"chunk must be ({len(self.names)}, n_samples) for channels {self.names}; "
                 f"got shape {chunk.shape}"
             )
@@ -103,69 +165,120 @@ class AttentionEstimator:
 
     def load_baseline(self, path: str | Path) -> None:
         """Use a saved baseline instead of calibrating on this session's first minutes."""
-        self.baseline = RobustBaseline.load(path, (_FEATURE,))
+        self.baseline = RobustBaseline.load(path, (_FEATURE,), expect=self._baseline_meta())
+        logger.info("features: attention baseline loaded from %s", path)
 
     def save_baseline(self, path: str | Path) -> Path:
+        """Write the calibrated baseline as JSON (KintsugiError before calibration ends)."""
         return self.baseline.save(path)
+
+    def _baseline_meta(self) -> dict[str, Any]:
+        s = self.settings
+        return {"kind": "attention", "window_s": s.window_s, "segment_s": s.segment_s}
+
+    def _smooth(self, value: float, time_s: float) -> float:
+        tau = self.settings.smoothing_tau_s
+        if self._smoothed is None or tau == 0:
+            self._smoothed = value
+        else:
+            weight = 1.0 - math.exp(-(time_s - self._smoothed_time_s) / tau)
+            self._smoothed += weight * (value - self._smoothed)
+        self._smoothed_time_s = time_s
+        return self._smoothed
 
     def _estimate(self, end: int, window: np.ndarray) -> AttentionEstimate:
         s = self.settings
         time_s = end / self.fs
-        finite_rows = np.all(np.isfinite(window), axis=1)
-        freqs = psd = None
-        if finite_rows.any():
+        with np.errstate(invalid="ignore", over="ignore"):
+            usable = np.all(np.isfinite(window), axis=1) & (
+                np.max(np.abs(window), axis=1) <= s.max_abs_uv
+            )
+        freqs = psd = line_ratio = None
+        if usable.any():
+            cleaned, ratio = remove_line_noise(window[usable], self.fs, s.line_freq_hz)
             freqs, psd_rows = compute_psd(
-                window[finite_rows], self.fs, segment_s=s.segment_s, overlap=s.overlap
+                cleaned, self.fs, segment_s=s.segment_s, overlap=s.overlap
             )
             psd = np.zeros((window.shape[0], freqs.size))
-            psd[finite_rows] = psd_rows
-        quality = check_channel_quality(window, freqs, psd, self.names, s)
+            psd[usable] = psd_rows
+            line_ratio = np.zeros(window.shape[0])
+            line_ratio[usable] = ratio
+            dehummed = np.zeros_like(window)
+            dehummed[usable] = cleaned
+        quality = check_channel_quality(
+            window,
+            freqs,
+            psd,
+            self.labels,
+            s,
+            line_ratio=line_ratio,
+            baseline=self.baseline,
+            fs=self.fs,
+            dehummed=dehummed if usable.any() else None,
+        )
         good = [i for i, q in enumerate(quality) if q.ok]
-        bad = {q.name: q.reason for q in quality if not q.ok}
-        warn = {q.name: q.warning for q in quality if q.warning}
-        base = dict(
+        base: dict[str, Any] = dict(
             sample_index=end,
             time_s=time_s,
-            window_s=s.window_s,
-            hop_s=s.hop_s,
+            window_s=self.window_s,
+            hop_s=self.hop_s,
             quality=len(good) / len(self.names),
-            channels_bad=bad,
-            channels_warn=warn,
+            channels_bad={q.name: q.reason for q in quality if not q.ok},
+            channels_warn={q.name: q.warning for q in quality if q.warning},
         )
-        if len(good) < max(1, math.ceil(s.min_good_fraction * len(self.names))):
-            return self._invalid(base, f"too few good channels ({len(good)}/{len(self.names)})")
-        powers = integrate_bands(freqs, psd[good])  # type: ignore[arg-type,index]
+        needed = min(len(self.names), max(1, math.ceil(s.min_good_fraction * len(self.names))))
+        if len(good) < needed:
+            return self._invalid(
+                base, f"too few good channels ({len(good)}/{len(self.names)}; need {needed})"
+            )
+        assert freqs is not None and psd is not None  # a good channel has a spectrum
+        powers = integrate_bands(freqs, psd[good])
         theta, alpha, beta = powers[:, 1], powers[:, 2], powers[:, 3]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_e = np.log(beta) - np.log(alpha + theta)
-        log_e = log_e[np.isfinite(log_e)]
-        if log_e.size == 0:
+        ok = (beta > 0) & (alpha + theta > 0)
+        if not ok.any():
             return self._invalid(base, "no band power in θ, α or β")
-        value = float(np.median(log_e))
-        self._smoothed = (
-            value
-            if self._smoothed is None
-            else self._smoothed + self._alpha * (value - self._smoothed)
-        )
-        mean_powers = powers.mean(axis=0)
+        log_e = float(np.median(np.log(beta[ok]) - np.log(alpha[ok] + theta[ok])))
+        smoothed = self._smooth(log_e, time_s)
         base.update(
-            log_engagement=self._smoothed,
-            engagement_index=math.exp(self._smoothed),
-            band_powers={n: float(p) for n, p in zip(BAND_NAMES, mean_powers, strict=True)},
-            channels_used=tuple(self.names[i] for i in good),
+            log_engagement=smoothed,
+            engagement_index=math.exp(log_e),
+            band_powers={n: float(p) for n, p in zip(BAND_NAMES, powers.mean(axis=0), strict=True)},
+            channels_used=tuple(self.labels[i] for i in good),
         )
         if not self.baseline.calibrated:
-            if time_s <= max(s.baseline_s, s.window_s):
-                self.baseline.add(**{_FEATURE: self._smoothed})
-                return self._invalid(base, f"calibrating ({time_s:.0f} of {s.baseline_s:.0f} s)")
-            if not self.baseline.freeze():
-                return self._invalid(base, "calibrating (no valid baseline windows yet)")
+            reason = self._calibrate(smoothed, [quality[i] for i in good], time_s)
+            if reason:
+                return self._invalid(base, reason)
         median, scale = self.baseline.stats(_FEATURE)
-        z = (self._smoothed - median) / max(scale, s.min_scale)
+        z = (smoothed - median) / max(scale, s.min_scale)
         attention = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
         return AttentionEstimate(
             attention=attention, valid=True, calibrated=True, reason="", **base
         )
+
+    def _calibrate(self, smoothed: float, good: list[Any], time_s: float) -> str:
+        """Collect a valid window; freeze when enough. Returns the reason while calibrating."""
+        s = self.settings
+        ending = time_s > max(s.baseline_s, self.window_s)
+        if not ending or self.baseline.count(_FEATURE) < self._min_baseline_windows:
+            self.baseline.add(**{_FEATURE: smoothed})
+            self.baseline.add_values(
+                (share_key(band, q.name), getattr(q, f"{band}_share"))
+                for q in good
+                for band in ("delta", "gamma")
+                if getattr(q, f"{band}_share") is not None
+            )
+            n = self.baseline.count(_FEATURE)
+            if not ending:
+                return f"calibrating ({time_s:.0f} of {s.baseline_s:.0f} s)"
+            return f"calibrating ({n} of {self._min_baseline_windows} valid windows)"
+        self.baseline.freeze((_FEATURE,))
+        logger.info(
+            "features: attention baseline from %d windows: median %.3f, scale %.3f",
+            self.baseline.count(_FEATURE),
+            *self.baseline.stats(_FEATURE),
+        )
+        return ""
 
     def _invalid(self, base: dict[str, Any], reason: str) -> AttentionEstimate:
         defaults: dict[str, Any] = {"log_engagement": None, "engagement_index": None}

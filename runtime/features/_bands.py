@@ -1,11 +1,33 @@
-"""Welch band powers and the engagement index β/(α+θ)."""
+"""Welch band powers and the engagement index β/(α+θ).
+
+A band ``(lo, hi)`` holds the frequency bins with ``lo <= f < hi`` (half-open, every band
+including the last), so adjacent bands share no bin and the default five partition
+[1, 45) Hz. Power is the sum of the density over those bins times the bin width (rectangle
+rule): with a one-sided Hann-windowed density this is Parseval's sum, so a sine of amplitude
+A whose main lobe lies inside a band puts A²/2 in it. Units are the signal's squared (µV²).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 from scipy.signal import welch
 
-#: Frequency bands in Hz, half-open [low, high) except the last edge (see compute_band_powers).
+from runtime.features._errors import SignalError
+from runtime.features._validate import check_fs
+
+__all__ = [
+    "BANDS",
+    "BAND_NAMES",
+    "DEFAULT_BANDS",
+    "compute_band_powers",
+    "compute_engagement_index",
+    "compute_psd",
+    "integrate_bands",
+]
+
+#: Frequency bands in Hz, each half-open ``[low, high)``: δ, θ, α, β, γ.
 BANDS: dict[str, tuple[float, float]] = {
     "delta": (1.0, 4.0),
     "theta": (4.0, 8.0),
@@ -13,14 +35,29 @@ BANDS: dict[str, tuple[float, float]] = {
     "beta": (13.0, 30.0),
     "gamma": (30.0, 45.0),
 }
-BAND_NAMES = tuple(BANDS)
+#: The same mapping under the name the signal functions use as their default.
+DEFAULT_BANDS = BANDS
+#: Column order of :func:`compute_band_powers` with the default bands.
+BAND_NAMES: tuple[str, ...] = tuple(BANDS)
+#: Fewest samples for a spectrum.
+MIN_SAMPLES = 8
+_TINY = 1e-30
 
 
 def compute_psd(
     data: np.ndarray, fs: float, *, segment_s: float = 2.0, overlap: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Welch PSD (Hann window, constant detrend, density in units²/Hz) along the last axis."""
-    nperseg = max(8, min(int(round(segment_s * fs)), data.shape[-1]))
+    """Welch PSD along the last axis: Hann window, constant detrend, mean of segments.
+
+    Segments are ``round(segment_s * fs)`` samples (fewer if the data is shorter), with
+    ``round(overlap * nperseg)`` shared. Returns ``(freqs_hz, psd)``, psd in units²/Hz.
+    """
+    fs = check_fs(fs)
+    if not 0.0 <= overlap < 1.0:
+        raise SignalError(f"The argument 'overlap' must be in [0, 1); {overlap!r} is invalid.")
+    if not segment_s > 0:
+        raise SignalError(f"The argument 'segment_s' must be > 0 s; {segment_s!r} is invalid.")
+    nperseg = max(MIN_SAMPLES, min(int(round(segment_s * fs)), data.shape[-1]))
     return welch(
         data,
         fs=fs,
@@ -29,18 +66,24 @@ def compute_psd(
         noverlap=int(round(nperseg * overlap)),
         detrend="constant",
         scaling="density",
+        average="mean",
         axis=-1,
     )
 
 
 def integrate_bands(
-    freqs: np.ndarray, psd: np.ndarray, bands: dict[str, tuple[float, float]] = BANDS
+    freqs: np.ndarray, psd: np.ndarray, bands: Mapping[str, tuple[float, float]] = BANDS
 ) -> np.ndarray:
-    """Sum density × bin width over bins with low ≤ f < high; shape (..., n_bands)."""
+    """Sum density × bin width over the bins ``low <= f < high``; shape (..., n_bands)."""
     df = float(freqs[1] - freqs[0])
-    out = [
-        psd[..., (freqs >= low) & (freqs < high)].sum(axis=-1) * df for low, high in bands.values()
-    ]
+    out = []
+    for name, (low, high) in bands.items():
+        if not low < high:
+            raise SignalError(
+                f"The band {name!r} must have low < high in Hz; got ({low}, {high}). "
+                "Swap the edges."
+            )
+        out.append(psd[..., (freqs >= low) & (freqs < high)].sum(axis=-1) * df)
     return np.stack(out, axis=-1)
 
 
@@ -50,21 +93,54 @@ def compute_band_powers(
     *,
     segment_s: float = 2.0,
     overlap: float = 0.5,
-    bands: dict[str, tuple[float, float]] = BANDS,
+    bands: Mapping[str, tuple[float, float]] = BANDS,
 ) -> np.ndarray:
-    """Absolute band powers (units²) of each channel: shape (n_channels, n_bands), or
-    (n_bands,) for 1-D input. Bins are taken with low ≤ f < high."""
+    """Absolute power of each band, per channel, from Welch's density.
+
+    Parameters
+    ----------
+    data : array, shape (n_channels, n_samples) or (n_samples,)
+        The signal (µV for EEG).
+    fs : float
+        Sampling rate, in Hz.
+    segment_s : float
+        Welch segment length, in seconds (2 s gives 0.5 Hz bins).
+    overlap : float
+        Fraction of a segment shared with the next, in [0, 1).
+    bands : mapping name -> (low_hz, high_hz)
+        Half-open bands ``[low, high)``; default :data:`BANDS` (δ θ α β γ).
+
+    Returns
+    -------
+    powers : array, shape (n_channels, n_bands), or (n_bands,) for 1-D input
+        Power in signal units² (µV²), columns in the order of ``bands``.
+    """
     data = np.asarray(data, dtype=np.float64)
     if data.ndim not in (1, 2):
-        raise ValueError(f"data must be 1-D or (n_channels, n_samples); got shape {data.shape}")
-    if data.shape[-1] < 8:
-        raise ValueError(f"data has {data.shape[-1]} samples; band powers need at least 8")
+        raise SignalError(
+            f"The argument 'data' must be 1-D or (n_channels, n_samples); got shape "
+            f"{data.shape}."
+        )
+    if data.shape[-1] < MIN_SAMPLES:
+        raise SignalError(
+            f"The argument 'data' has {data.shape[-1]} samples; band powers need at least "
+            f"{MIN_SAMPLES} (and segment_s·fs = {segment_s * fs:g} for full resolution)."
+        )
     freqs, psd = compute_psd(data, fs, segment_s=segment_s, overlap=overlap)
     return integrate_bands(freqs, psd, bands)
 
 
 def compute_engagement_index(powers: np.ndarray) -> np.ndarray:
-    """β / (α + θ) from band powers in BANDS order (last axis)."""
+    """Pope's engagement index β / (α + θ) from band powers in :data:`BAND_NAMES` order.
+
+    ``powers`` is (..., 5); returns (...,). Finite for finite non-negative input (a zero
+    denominator is floored at a tiny positive number).
+    """
+    powers = np.asarray(powers, dtype=np.float64)
+    if powers.shape[-1] != len(BAND_NAMES):
+        raise SignalError(
+            f"The argument 'powers' must have {len(BAND_NAMES)} columns {BAND_NAMES}; got "
+            f"shape {powers.shape}. Compute it with the default bands."
+        )
     theta, alpha, beta = powers[..., 1], powers[..., 2], powers[..., 3]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return beta / (alpha + theta)
+    return beta / np.maximum(alpha + theta, _TINY)

@@ -1,14 +1,28 @@
-"""A per-person resting baseline: robust centre and scale of a feature, saved as JSON."""
+"""A per-person resting baseline: robust centre and scale of features, saved as JSON.
+
+Centre = median, scale = 1.4826·MAD (the standard deviation for Gaussian data, unmoved by a
+few artifacts). Values are collected during calibration; :meth:`RobustBaseline.freeze` ends
+it. Features an estimator cannot do without are ``required``; others (per-channel artifact
+statistics) are kept when they were seen and simply absent otherwise.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from runtime.errors import ConfigError, KintsugiError
+
+__all__ = ["RobustBaseline", "BASELINE_FORMAT"]
+
+#: Format tag written into (and required from) every baseline file.
+BASELINE_FORMAT = "kintsugi-baseline/1"
 
 
 @dataclass
@@ -17,18 +31,31 @@ class RobustBaseline:
 
     values: dict[str, list[float]] = field(default_factory=dict)
     frozen: dict[str, tuple[float, float]] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def add(self, **features: float) -> None:
-        for name, value in features.items():
+        """Collect one window's values (non-finite ones are ignored)."""
+        self.add_values(features.items())
+
+    def add_values(self, items: Iterable[tuple[str, float]]) -> None:
+        """Like :meth:`add`, for feature names that are not identifiers (``gamma:Fp1``)."""
+        for name, value in items:
             if math.isfinite(value):
                 self.values.setdefault(name, []).append(float(value))
 
-    def freeze(self) -> bool:
-        """End calibration; False when nothing was collected (stays uncalibrated)."""
-        if not self.values or not all(self.values.values()):
+    def count(self, name: str) -> int:
+        """How many values of ``name`` were collected."""
+        return len(self.values.get(name, ()))
+
+    def freeze(self, required: Iterable[str] = ()) -> bool:
+        """End calibration; False (still uncalibrated) when a required feature has no value."""
+        required = tuple(required) or tuple(self.values)
+        if not required or not all(self.values.get(name) for name in required):
             return False
         stats = {}
         for name, vals in self.values.items():
+            if not vals:
+                continue
             arr = np.asarray(vals)
             centre = float(np.median(arr))
             stats[name] = (centre, float(1.4826 * np.median(np.abs(arr - centre))))
@@ -40,32 +67,58 @@ class RobustBaseline:
         return self.frozen is not None
 
     def stats(self, name: str) -> tuple[float, float]:
+        """(median, 1.4826·MAD) of ``name``; KeyError if it was never collected."""
         if self.frozen is None:
             raise RuntimeError("baseline is not calibrated yet")
         return self.frozen[name]
 
+    def get(self, name: str) -> tuple[float, float] | None:
+        """Like :meth:`stats`, but None when uncalibrated or not collected."""
+        return None if self.frozen is None else self.frozen.get(name)
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            "format": BASELINE_FORMAT,
+            **self.meta,
             "stats": {k: {"median": m, "scale": s} for k, (m, s) in (self.frozen or {}).items()},
             "n": {k: len(v) for k, v in self.values.items()},
         }
 
     def save(self, path: str | Path) -> Path:
+        """Write the frozen baseline as JSON; a KintsugiError if there is none yet."""
         if self.frozen is None:
-            raise RuntimeError("only a calibrated baseline can be saved")
+            raise KintsugiError(
+                f"cannot save a baseline to {str(path)!r}: calibration has not finished yet "
+                "(save after the first estimate with calibrated=True)"
+            )
         path = Path(path)
         path.write_text(json.dumps(self.to_dict(), indent=2))
         return path
 
     @classmethod
-    def load(cls, path: str | Path, required: tuple[str, ...]) -> RobustBaseline:
-        """Load a saved baseline; a ValueError names the file and what is missing."""
+    def load(
+        cls, path: str | Path, required: tuple[str, ...], expect: dict[str, Any] | None = None
+    ) -> RobustBaseline:
+        """Load a saved baseline; a ConfigError names the file and what is wrong.
+
+        ``expect`` holds metadata that must match (e.g. the window length and signal kind:
+        a baseline is only comparable with live windows of the same length).
+        """
         try:
             data = json.loads(Path(path).read_text())
             stats = {k: (float(v["median"]), float(v["scale"])) for k, v in data["stats"].items()}
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"baseline file {str(path)!r} is unreadable: {exc}") from exc
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"baseline file {str(path)!r} is unreadable: {exc}") from exc
+        if not all(math.isfinite(m) and math.isfinite(s) and s >= 0 for m, s in stats.values()):
+            raise ConfigError(f"baseline file {str(path)!r} holds non-finite statistics")
         missing = [k for k in required if k not in stats]
         if missing:
-            raise ValueError(f"baseline file {str(path)!r} lacks {missing}; recalibrate")
-        return cls(frozen=stats)
+            raise ConfigError(f"baseline file {str(path)!r} lacks {missing}; recalibrate")
+        for key, value in (expect or {}).items():
+            if key in data and data[key] != value:
+                raise ConfigError(
+                    f"baseline file {str(path)!r} has {key} = {data[key]!r}, but this "
+                    f"session uses {value!r}; recalibrate with the same settings"
+                )
+        meta = {k: v for k, v in data.items() if k not in ("stats", "n", "format")}
+        return cls(frozen=stats, meta=meta)

@@ -1,24 +1,91 @@
-"""Per-window EEG channel quality: which channels may be averaged, and why the others not."""
+"""Per-window EEG channel quality: which channels may be averaged, and why the others not.
+
+Checks, in order (the first that fails names the reason):
+
+* ``non-finite``: a NaN or inf sample;
+* ``railed``: a sample at or above the amplifier's full scale (``railed_uv``; skipped when
+  None, since only ADS1299-style boards have a meaningful one);
+* ``out of range``: a sample beyond ``max_abs_uv`` (1 V) on any board;
+* ``flat``: standard deviation below ``flat_uv``;
+* ``blink``: peak-to-peak of the signal below 5 Hz above ``blink_uv`` on a frontal channel
+  (a blink is a 0.2–0.5 s bump; unfiltered, ordinary α bursts reach 100 µV peak-to-peak);
+* ``blink`` (frontal) / ``low-frequency artifact`` (others): after calibration, the δ share of
+  1–45 Hz power far above the channel's own baseline (a surge below 4 Hz);
+* ``emg``: γ (30–45 Hz) share of 1–45 Hz power above ``emg_relative_max``, or, after
+  calibration, far above the channel's baseline (muscle noise inflates β).
+
+Line noise is a warning, not a rejection: it is removed before the spectrum.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+from scipy.signal import butter, sosfiltfilt
 
 from runtime.features._bands import integrate_bands
+from runtime.features._baseline import RobustBaseline
 from runtime.features._settings import EegFeatureSettings
+
+__all__ = ["ChannelQuality", "check_channel_quality", "share_key"]
+
+_SHARE_BANDS = {"total": (1.0, 45.0), "delta": (1.0, 4.0), "gamma": (30.0, 45.0)}
+#: Blinks are judged below this frequency, in Hz.
+_BLINK_LOWPASS_HZ = 5.0
 
 
 @dataclass(frozen=True)
 class ChannelQuality:
-    """One channel in one window: ``ok`` to use, else ``reason`` (non-finite, flat, …)."""
+    """One channel in one window: ``ok`` to use, else ``reason`` (non-finite, flat, …).
+
+    ``delta_share``/``gamma_share`` are the channel's δ and γ shares of 1–45 Hz power (None
+    when no spectrum was computed), kept so calibration can learn the channel's normal range.
+    """
 
     name: str
     ok: bool
     reason: str = ""
     warning: str = ""
+    delta_share: float | None = None
+    gamma_share: float | None = None
+
+
+@lru_cache(maxsize=16)
+def _blink_sos(fs: float) -> np.ndarray:
+    return butter(2, _BLINK_LOWPASS_HZ, btype="low", fs=fs, output="sos")
+
+
+def _blink_ptp(x: np.ndarray, fs: float | None) -> np.ndarray:
+    """Peak-to-peak of each row of ``x`` below 5 Hz (of ``x`` itself without ``fs``)."""
+    if fs is None or x.shape[-1] < 16 or fs <= 2 * _BLINK_LOWPASS_HZ:
+        return np.ptp(x, axis=-1)
+    slow = sosfiltfilt(
+        _blink_sos(float(fs)),
+        x - x.mean(axis=-1, keepdims=True),
+        axis=-1,
+        padlen=min(x.shape[-1] - 1, int(fs)),
+        padtype="even",
+    )
+    return np.ptp(slow, axis=-1)
+
+
+def share_key(band: str, channel: str) -> str:
+    """Baseline feature name of a channel's band share, e.g. ``gamma:Fp1``."""
+    return f"{band}:{channel}"
+
+
+def _far_above(
+    value: float, baseline: RobustBaseline | None, key: str, settings: EegFeatureSettings
+) -> bool:
+    stats = baseline.get(key) if baseline is not None else None
+    if stats is None:
+        return False
+    median, scale = stats
+    limit = max(median + settings.artifact_k * scale, median + settings.artifact_min_share_step)
+    return value > limit
 
 
 def check_channel_quality(
@@ -27,40 +94,90 @@ def check_channel_quality(
     psd: np.ndarray | None,
     names: Sequence[str],
     settings: EegFeatureSettings,
+    *,
+    line_ratio: np.ndarray | None = None,
+    baseline: RobustBaseline | None = None,
+    fs: float | None = None,
+    dehummed: np.ndarray | None = None,
 ) -> list[ChannelQuality]:
-    """Classify each channel of a (n_channels, n_samples) µV window.
+    """Classify each channel of a (n_channels, n_samples) µV window (see module docstring).
 
-    ``freqs``/``psd`` are the window's Welch spectrum (rows of non-finite channels are
-    ignored). Line noise is only a warning: the bands end at 45 Hz, below 50/60 Hz.
+    ``freqs``/``psd`` are the window's Welch spectrum (after hum removal; rows of
+    channels that are non-finite or out of range are ignored). ``line_ratio`` is each
+    channel's line-noise power over the rest (from hum removal); without it, it is read
+    from the spectrum around ``line_freq_hz``. ``baseline`` (calibrated) enables the checks
+    relative to the channel's own resting values. ``fs`` (Hz) lets the blink check look
+    below 5 Hz only; without it the raw peak-to-peak is used. ``dehummed`` is the window
+    with mains hum removed (rows of usable channels), on which the blink check looks.
     """
+    n_channels = len(names)
     frontal = {n.lower() for n in settings.frontal_channels}
+    is_frontal = np.array([n.lower() in frontal for n in names], dtype=bool)
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite = np.all(np.isfinite(window), axis=1)
+        peak = np.where(finite, np.max(np.abs(window), axis=1, initial=0.0), np.inf)
+    railed_uv = np.inf if settings.railed_uv is None else settings.railed_uv
+    in_range = finite & (peak < railed_uv) & (peak <= settings.max_abs_uv)
+    std = np.zeros(n_channels)
+    std[in_range] = np.std(window[in_range], axis=1)
+    blink_rows = in_range & (std >= settings.flat_uv) & is_frontal
+    ptp = np.zeros(n_channels)
+    if blink_rows.any():
+        source = window if dehummed is None else dehummed
+        ptp[blink_rows] = _blink_ptp(source[blink_rows], fs)
+    shares = None
+    if freqs is not None and psd is not None:
+        total, delta, gamma = np.moveaxis(integrate_bands(freqs, psd, _SHARE_BANDS), -1, 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares = (delta / total, gamma / total)
+        if line_ratio is None:
+            f0 = settings.line_freq_hz
+            (line,) = np.moveaxis(
+                integrate_bands(freqs, psd, {"line": (f0 - 1.0, f0 + 1.0)}), -1, 0
+            )
+            with np.errstate(invalid="ignore", divide="ignore"):
+                line_ratio = line / total
     out: list[ChannelQuality] = []
     for i, name in enumerate(names):
-        x = window[i]
-        if not np.all(np.isfinite(x)):
+        if not finite[i]:
             out.append(ChannelQuality(name, False, "non-finite"))
-            continue
-        if float(np.std(x)) < settings.flat_uv:
-            out.append(ChannelQuality(name, False, "flat"))
-            continue
-        if settings.railed_uv is not None and float(np.max(np.abs(x))) >= settings.railed_uv:
+        elif peak[i] >= railed_uv:
             out.append(ChannelQuality(name, False, "railed"))
-            continue
-        if name.lower() in frontal and float(np.ptp(x)) > settings.blink_uv:
+        elif peak[i] > settings.max_abs_uv:
+            out.append(ChannelQuality(name, False, "out of range"))
+        elif std[i] < settings.flat_uv:
+            out.append(ChannelQuality(name, False, "flat"))
+        elif is_frontal[i] and ptp[i] > settings.blink_uv:
             out.append(ChannelQuality(name, False, "blink"))
-            continue
-        warning = ""
-        if freqs is not None and psd is not None:
-            bands = {
-                "total": (1.0, 45.0),
-                "emg": (30.0, 45.0),
-                "line": (settings.line_freq_hz - 1.0, settings.line_freq_hz + 1.0),
-            }
-            total, emg, line = integrate_bands(freqs, psd[i], bands)
-            if total > 0 and emg / total > settings.emg_relative_max:
-                out.append(ChannelQuality(name, False, "emg"))
-                continue
-            if total > 0 and line / total > settings.line_noise_ratio:
-                warning = "line-noise"
-        out.append(ChannelQuality(name, True, warning=warning))
+        elif shares is None:
+            out.append(ChannelQuality(name, True))
+        elif not total[i] > 0:
+            out.append(ChannelQuality(name, False, "flat"))
+        else:
+            out.append(_judge_spectrum(name, i, is_frontal[i], shares, line_ratio, baseline,
+                                       settings))
     return out
+
+
+def _judge_spectrum(
+    name: str,
+    i: int,
+    is_frontal: bool,
+    shares: tuple[np.ndarray, np.ndarray],
+    line_ratio: np.ndarray | None,
+    baseline: RobustBaseline | None,
+    settings: EegFeatureSettings,
+) -> ChannelQuality:
+    """The spectral checks of one channel with a usable spectrum."""
+    d_share, g_share = float(shares[0][i]), float(shares[1][i])
+    kept = {"delta_share": d_share, "gamma_share": g_share}
+    if _far_above(d_share, baseline, share_key("delta", name), settings):
+        reason = "blink" if is_frontal else "low-frequency artifact"
+        return ChannelQuality(name, False, reason, **kept)
+    if g_share > settings.emg_relative_max or _far_above(
+        g_share, baseline, share_key("gamma", name), settings
+    ):
+        return ChannelQuality(name, False, "emg", **kept)
+    ratio = 0.0 if line_ratio is None else float(line_ratio[i])
+    warning = "line-noise" if ratio > settings.line_noise_ratio else ""
+    return ChannelQuality(name, True, warning=warning, **kept)

@@ -1,13 +1,20 @@
 """PPG/ECG → stress in [0, 1]: HR and ln RMSSD against the person's resting baseline.
 
-Per window (60 s, hop 5 s by default): beats → RR → cleaning → HRV; during the first
-``baseline_s`` seconds windows build a robust baseline of ln RMSSD and HR; afterwards
-z = 0.5·(−(ln RMSSD − μ_r)/max(σ_r, 0.05)) + 0.5·((HR − μ_h)/max(σ_h, 1 bpm)) and
-stress = 1 / (1 + e^−z) (SIGNALS.md).
+Per window (60 s, hop 5 s by default): beats (PPG: Elgendi; ECG: Pan–Tompkins style) →
+RR intervals (those spanning missing samples dropped) → cleaning → HRV. The first
+``baseline_s`` seconds of valid windows build a robust baseline (median, 1.4826·MAD) of
+ln RMSSD and HR; afterwards
+
+    z = 0.5·(−(ln RMSSD − μ_r)/max(σ_r, 0.05)) + 0.5·((HR − μ_h)/max(σ_h, 1 bpm))
+    stress = 1 / (1 + e^−z)                                          (SIGNALS.md)
+
+so shorter and less variable RR intervals than at rest read as stress. Time is the sample
+index over the nominal rate, as for attention.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,20 +22,33 @@ from typing import Any, Literal
 
 import numpy as np
 
+from runtime.errors import ConfigError
 from runtime.features._baseline import RobustBaseline
-from runtime.features._beats import clean_rr, detect_beats_ecg, detect_beats_ppg
+from runtime.features._beats_ecg import detect_beats_ecg
+from runtime.features._beats_ppg import detect_beats_ppg
+from runtime.features._errors import SignalError
 from runtime.features._hrv import HrvMetrics, compute_hrv
+from runtime.features._rr import clean_rr, compute_rr_ms
 from runtime.features._settings import HeartFeatureSettings
+from runtime.features._validate import check_estimator_fs
 from runtime.features._windows import HopWindows
+
+__all__ = ["StressEstimate", "StressEstimator", "compute_window_hrv"]
+
+logger = logging.getLogger("runtime.features")
 
 _FEATURES = ("ln_rmssd", "hr_bpm")
 MIN_LN_RMSSD_SCALE = 0.05
 MIN_HR_SCALE_BPM = 1.0
+_MIN_BASELINE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
 class StressEstimate:
-    """One window's stress; ``sample_index``/``time_s`` as in AttentionEstimate."""
+    """One window's stress; ``sample_index``, ``time_s``, ``window_s``, ``hop_s`` as in
+    :class:`AttentionEstimate`. ``stress`` is None unless ``valid``; ``quality`` is the
+    share of RR intervals kept by the cleaner; ``hrv`` is None when no HRV could be computed
+    (its values are reported during calibration too)."""
 
     sample_index: int
     time_s: float
@@ -43,23 +63,25 @@ class StressEstimate:
     hrv: HrvMetrics | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        hrv = self.hrv.to_dict() if self.hrv is not None else {}
+        """JSON-able dict: Python floats/ints/str, None for missing values."""
+        hrv: dict[str, Any] = self.hrv.to_dict() if self.hrv is not None else {}
         return {
-            "sample_index": self.sample_index,
-            "time_s": self.time_s,
-            "window_s": self.window_s,
-            "hop_s": self.hop_s,
-            "stress": self.stress,
-            "valid": self.valid,
-            "calibrated": self.calibrated,
+            "sample_index": int(self.sample_index),
+            "time_s": float(self.time_s),
+            "window_s": float(self.window_s),
+            "hop_s": float(self.hop_s),
+            "stress": None if self.stress is None else float(self.stress),
+            "valid": bool(self.valid),
+            "calibrated": bool(self.calibrated),
             "reason": self.reason,
-            "quality": self.quality,
+            "quality": float(self.quality),
             "signal": self.kind,
             "hr_bpm": hrv.get("hr_bpm"),
             "rmssd_ms": hrv.get("rmssd_ms"),
             "sdnn_ms": hrv.get("sdnn_ms"),
             "pnn50_pct": hrv.get("pnn50_pct"),
             "n_beats": hrv.get("n_beats"),
+            "n_rr": hrv.get("n_rr"),
             "baevsky_si": hrv.get("baevsky_si"),
             "lf_hf": hrv.get("lf_hf"),
         }
@@ -68,19 +90,31 @@ class StressEstimate:
 def compute_window_hrv(
     x: np.ndarray, fs: float, kind: Literal["ppg", "ecg"], settings: HeartFeatureSettings
 ) -> tuple[HrvMetrics | None, float, str]:
-    """Beats → cleaned RR → HRV for one window: (metrics or None, quality, reason)."""
-    if not np.all(np.isfinite(x)):
-        finite = np.isfinite(x)
-        if finite.mean() < 0.9:
-            return None, 0.0, "non-finite samples"
-        x = np.where(finite, x, np.nanmedian(x))
-    if float(np.std(x)) == 0.0:
+    """Beats → cleaned RR → HRV for one window: (metrics or None, quality, reason).
+
+    Non-finite samples and samples beyond ``max_abs_value`` are missing: beats are found in
+    the runs between them and intervals spanning them are dropped; more than
+    ``max_missing_fraction`` of them make the window invalid.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        missing = ~np.isfinite(x) | (np.abs(x) > settings.max_abs_value)
+    n_missing = int(missing.sum())
+    if n_missing > settings.max_missing_fraction * x.size:
+        return None, 0.0, f"missing samples ({n_missing / x.size:.0%}: non-finite or huge)"
+    if n_missing:
+        x = np.where(missing, np.nan, x)
+    finite = x[~missing]
+    if finite.size == 0 or float(np.ptp(finite)) == 0.0:
         return None, 0.0, "flat signal"
     detect = detect_beats_ppg if kind == "ppg" else detect_beats_ecg
-    beats = detect(x, fs)
+    try:
+        beats = detect(x, fs)
+    except SignalError as exc:
+        return None, 0.0, str(exc)
     if beats.size < settings.min_beats:
         return None, 0.0, f"too few beats ({beats.size})"
-    rr = np.diff(beats) * 1000.0 / fs
+    rr = compute_rr_ms(beats, fs, missing=missing if n_missing else None)
     keep = clean_rr(
         rr,
         min_rr_ms=settings.min_rr_ms,
@@ -88,17 +122,22 @@ def compute_window_hrv(
         max_deviation=settings.max_rr_deviation,
         max_successive_change=settings.max_rr_successive_change,
     )
-    quality = float(keep.mean())
+    usable = np.isfinite(rr)
+    quality = float(keep.sum() / max(1, usable.sum()))
     if quality < settings.min_kept_fraction:
         return None, quality, f"too many implausible RR intervals ({1 - quality:.0%})"
     try:
         return compute_hrv(rr, keep, window_s=x.size / fs), quality, ""
-    except ValueError as exc:
+    except SignalError as exc:
         return None, quality, str(exc)
 
 
 class StressEstimator:
-    """Streams one PPG or ECG channel; one estimate per hop once a window is full."""
+    """Streams one PPG or ECG channel; one estimate per hop once a window is full.
+
+    ``push`` only copies samples into a ring buffer until a hop is due; beats and HRV are
+    computed once per hop on the whole window.
+    """
 
     def __init__(
         self,
@@ -106,32 +145,48 @@ class StressEstimator:
         kind: Literal["ppg", "ecg"],
         settings: HeartFeatureSettings | None = None,
     ) -> None:
-        if not (isinstance(fs, int | float) and math.isfinite(fs) and fs > 0):
-            raise ValueError(f"fs must be a positive sampling rate in Hz; got {fs!r}")
+        self.fs = check_estimator_fs(fs)
         if kind not in ("ppg", "ecg"):
-            raise ValueError(f"kind must be 'ppg' or 'ecg'; got {kind!r}")
-        self.fs = float(fs)
+            raise ConfigError(f"kind must be 'ppg' or 'ecg'; got {kind!r}")
+        minimum_hz = 20.0 if kind == "ppg" else 50.0
+        if self.fs < minimum_hz:
+            raise ConfigError(
+                f"fs = {self.fs:g} Hz is too low for {kind} beat detection; it needs at "
+                f"least {minimum_hz:g} Hz"
+            )
         self.kind = kind
         self.settings = settings or HeartFeatureSettings()
         s = self.settings
-        self._windows = HopWindows(1, max(8, round(s.window_s * fs)), max(1, round(s.hop_s * fs)))
-        self.baseline = RobustBaseline()
+        window_n = max(8, round(s.window_s * self.fs))
+        hop_n = max(1, round(s.hop_s * self.fs))
+        self._windows = HopWindows(1, window_n, hop_n)
+        self.window_s = window_n / self.fs
+        self.hop_s = hop_n / self.fs
+        expected = max(1, math.floor((s.baseline_s - self.window_s) / self.hop_s) + 1)
+        self._min_baseline_windows = max(1, math.ceil(_MIN_BASELINE_SHARE * expected))
+        self.baseline = RobustBaseline(meta=self._baseline_meta())
 
     def push(self, samples: np.ndarray) -> list[StressEstimate]:
-        """Feed a 1-D chunk; returns the estimates of every hop it completes."""
+        """Feed a 1-D chunk of the heart channel; returns the estimates of every hop done."""
         samples = np.asarray(samples, dtype=np.float64)
         if samples.ndim != 1:
-            raise ValueError(f"samples must be 1-D (one channel); got shape {samples.shape}")
+            raise ConfigError(f"samples must be 1-D (one channel); got shape {samples.shape}")
         return [
             self._estimate(end, window[0])
             for end, window in self._windows.push(samples[np.newaxis, :])
         ]
 
     def load_baseline(self, path: str | Path) -> None:
-        self.baseline = RobustBaseline.load(path, _FEATURES)
+        """Use a saved baseline instead of calibrating on this session's first minutes."""
+        self.baseline = RobustBaseline.load(path, _FEATURES, expect=self._baseline_meta())
+        logger.info("features: stress baseline loaded from %s", path)
 
     def save_baseline(self, path: str | Path) -> Path:
+        """Write the calibrated baseline as JSON (KintsugiError before calibration ends)."""
         return self.baseline.save(path)
+
+    def _baseline_meta(self) -> dict[str, Any]:
+        return {"kind": "stress", "window_s": self.settings.window_s}
 
     def _estimate(self, end: int, x: np.ndarray) -> StressEstimate:
         s = self.settings
@@ -140,21 +195,36 @@ class StressEstimator:
         base: dict[str, Any] = dict(
             sample_index=end,
             time_s=time_s,
-            window_s=s.window_s,
-            hop_s=s.hop_s,
+            window_s=self.window_s,
+            hop_s=self.hop_s,
             quality=quality,
             kind=self.kind,
             hrv=hrv,
         )
-        if hrv is None or hrv.rmssd_ms <= 0:
+        if hrv is None or not hrv.rmssd_ms > 0:
             return self._invalid(base, reason or "RMSSD is zero")
         ln_rmssd = math.log(hrv.rmssd_ms)
         if not self.baseline.calibrated:
-            if time_s <= max(s.baseline_s, s.window_s):
+            ending = time_s > max(s.baseline_s, self.window_s)
+            if not ending or self.baseline.count("hr_bpm") < self._min_baseline_windows:
                 self.baseline.add(ln_rmssd=ln_rmssd, hr_bpm=hrv.hr_bpm)
-                return self._invalid(base, f"calibrating ({time_s:.0f} of {s.baseline_s:.0f} s)")
-            if not self.baseline.freeze():
-                return self._invalid(base, "calibrating (no valid baseline windows yet)")
+                n = self.baseline.count("hr_bpm")
+                if not ending:
+                    return self._invalid(
+                        base, f"calibrating ({time_s:.0f} of {s.baseline_s:.0f} s)"
+                    )
+                return self._invalid(
+                    base, f"calibrating ({n} of {self._min_baseline_windows} valid windows)"
+                )
+            self.baseline.freeze(_FEATURES)
+            logger.info(
+                "features: %s stress baseline from %d windows: ln RMSSD %.3f±%.3f, "
+                "HR %.1f±%.1f bpm",
+                self.kind,
+                self.baseline.count("hr_bpm"),
+                *self.baseline.stats("ln_rmssd"),
+                *self.baseline.stats("hr_bpm"),
+            )
         mu_r, sigma_r = self.baseline.stats("ln_rmssd")
         mu_h, sigma_h = self.baseline.stats("hr_bpm")
         z = 0.5 * (-(ln_rmssd - mu_r) / max(sigma_r, MIN_LN_RMSSD_SCALE)) + 0.5 * (

@@ -139,8 +139,9 @@ class DriverStage:
             final_state = "lost"  # the supervisor reconnects, reporting "reconnecting"
             raise
         finally:
-            board.close()
+            # Report first: closing a lost board can take seconds (BrainFlow joins its thread).
             self._status(publisher, final_state, board, {})
+            board.close()
             publisher.close()
             markers.close()
 

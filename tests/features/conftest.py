@@ -41,3 +41,13 @@ def heartpy_ppg_long() -> tuple[np.ndarray, float]:
     duration_s = (stamps.iloc[-1] - stamps.iloc[0]).total_seconds()
     fs = (len(stamps) - 1) / duration_s
     return frame["hr"].to_numpy(dtype=float), fs
+
+
+@pytest.fixture(scope="session")
+def heartpy_ppg_dropouts() -> tuple[np.ndarray, float]:
+    """heartpy's data2.csv: PPG ≈117 Hz (ms timer column), 128 s, motion and a dropout to 0."""
+    import pandas as pd
+
+    frame = pd.read_csv(package_file("heartpy", "data", "data2.csv"))
+    fs = 1000.0 / float(np.median(np.diff(frame["timer"].to_numpy(dtype=float))))
+    return frame["hr"].to_numpy(dtype=float), fs

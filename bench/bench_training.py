@@ -1,0 +1,385 @@
+"""Overhead of the model side on a small CPU training step, and of distributed agreement.
+
+Run: ``python -m bench.bench_training`` (``--quick`` for a short run). Target: each ≤ 1 %.
+
+1. One process, an MLP 512→512→512→10 with Adam on batch 64 (about 3 ms a step here), in
+   interleaved blocks of 10 steps on one model and optimiser (the repair hooks are attached
+   for the ``repair`` blocks only):
+
+   * ``plain``: the step alone;
+   * ``client``: plus ``Biofeedback(repair=False)`` fed by a real ``ControlClient``
+     subscribed to a real broker that publishes control at 20 Hz (``current()`` once per
+     step, apply at the boundary, ``model.status`` every 10 steps);
+   * ``repair``: plus ``GoldenRepair`` on the two hidden Linear layers (the actuator) and
+     the same client plumbing.
+
+   Overheads are medians over rounds of (variant block time / plain block time of the
+   same round) − 1: paired, so load from other processes that comes and goes cancels; the
+   same A/B runs again with one torch thread on the training thread's CPU time. On this
+   shared 2-core machine the A/B noise floor is about ±1 %, so the client's cost is also
+   timed directly (``Biofeedback.step()`` in a loop, reports included).
+2. Two gloo ranks (``torch.multiprocessing``, one thread each) training the same MLP under
+   DistributedDataParallel: the step alone vs the step plus ``DistributedControl.current()``
+   in ``sync`` mode, ``async`` mode, and ``async`` every 4 steps, interleaved; as wall-clock
+   and process-CPU A/B, and as the time the training thread spends inside ``current()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+TARGET_PCT = 1.0
+
+
+def make_mlp() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)
+    )
+
+
+class _Job:
+    """One training variant: what runs after each step, and set-up/tear-down per block."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        after_step: Callable[[], Any] | None = None,
+        opt: torch.optim.Optimizer | None = None,
+        enter: Callable[[], Any] | None = None,
+        leave: Callable[[], Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.opt = opt if opt is not None else torch.optim.Adam(model.parameters(), lr=1e-4)
+        self.after_step = after_step
+        self.enter, self.leave = enter, leave
+        self.loss_fn = nn.CrossEntropyLoss()
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        self.loss_fn(self.model(x), y).backward()
+        self.opt.step()
+        if self.after_step is not None:
+            self.after_step()
+
+
+def _interleave(
+    jobs: dict[str, _Job],
+    rounds: int,
+    block: int,
+    batches: list[tuple[torch.Tensor, ...]],
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
+    """Per job: median seconds per step, and ``<name>_ratio``: the median over rounds of its
+    block time divided by the ``plain`` block of the same round (paired, so load that comes
+    and goes during the run cancels)."""
+    times: dict[str, list[float]] = {name: [] for name in jobs}
+    names = list(jobs)
+    for r in range(rounds):
+        order = names if r % 2 == 0 else names[::-1]  # alternate to cancel drift
+        for name in order:
+            job = jobs[name]
+            if job.enter is not None:
+                job.enter()
+            start = clock()
+            for i in range(block):
+                x, y = batches[(r * block + i) % len(batches)]
+                job.step(x, y)
+            times[name].append((clock() - start) / block)
+            if job.leave is not None:
+                job.leave()
+    out = {name: statistics.median(values) for name, values in times.items()}
+    for name in names:
+        ratios = [t / p for t, p in zip(times[name], times["plain"], strict=True)]
+        out[f"{name}_ratio"] = statistics.median(ratios)
+    return out
+
+
+def _pct(medians: dict[str, float], name: str) -> float:
+    return (medians[f"{name}_ratio"] - 1.0) * 100
+
+
+def _control_publisher(endpoint: str, stop: threading.Event) -> None:
+    """A stand-in controller: publishes control at 20 Hz through the real broker."""
+    from runtime.bus import BusPublisher
+    from runtime.client import Control
+
+    publisher = BusPublisher(endpoint, "bench-controller")
+    seq = 0
+    try:
+        while not stop.wait(0.05):
+            now = time.time()
+            publisher.publish(
+                "control",
+                Control(
+                    intensity=1.0 + 0.25 * (seq // 20 % 3),
+                    gentle=seq // 40 % 2 == 1,
+                    rule="bench",
+                    ttl_s=2.0,
+                    issued_at=now,
+                    expires_at=now + 2.0,
+                    safe=False,
+                    seq=seq,
+                    source_time=now,
+                ).to_dict(),
+            )
+            seq += 1
+    finally:
+        publisher.close()
+
+
+def bench_single(quick: bool) -> dict[str, Any]:
+    """Client and actuator overhead on one process (see the module docstring)."""
+    from runtime.bus import Broker
+    from runtime.client import ControlClient
+    from runtime.training import Biofeedback, GoldenRepair
+
+    torch.set_num_threads(2)
+    rounds, block = (40, 10) if quick else (200, 10)
+    generator = torch.Generator().manual_seed(1)
+    batches = [
+        (
+            torch.randn(64, 512, generator=generator),
+            torch.randint(0, 10, (64,), generator=generator),
+        )
+        for _ in range(64)
+    ]
+    broker = Broker("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", status_interval_s=1.0)
+    broker.start()
+    stop = threading.Event()
+    publisher = threading.Thread(
+        target=_control_publisher, args=(broker.publish_endpoint, stop), daemon=True
+    )
+    publisher.start()
+    client = ControlClient(broker.subscribe_endpoint, publish_endpoint=broker.publish_endpoint)
+    deadline = time.monotonic() + 5
+    while not client.is_live() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # One model and one optimiser for every variant: separate copies differ in memory
+    # placement, which moves a 3 ms step by a few percent on its own. The variants differ
+    # only in what runs: the repair hooks are attached for the "repair" blocks alone.
+    model = make_mlp()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    repair = GoldenRepair(model, ["0", "2"])
+    repair.remove()
+    bf_client = Biofeedback(model, client, repair=False, status_every=10)
+    bf_repair = Biofeedback(model, client, repair=repair, status_every=10)
+    jobs = {
+        "plain": _Job(model, opt=opt),
+        "client": _Job(model, bf_client.step, opt=opt),
+        "repair": _Job(model, bf_repair.step, opt=opt, enter=repair.attach, leave=repair.remove),
+    }
+    try:
+        with bf_client, bf_repair:
+            _interleave(jobs, 2, block, batches)  # warm-up (and GoldenRepair's warm-up)
+            medians = _interleave(jobs, rounds, block, batches)
+            # CPU time of this thread with one torch thread: robust to other processes
+            # taking the cores (the client's own thread is not counted here; it sleeps in
+            # a 50 ms poll and shows in the wall-clock numbers above).
+            torch.set_num_threads(1)
+            cpu = _interleave(jobs, rounds, block, batches, clock=time.thread_time)
+            torch.set_num_threads(2)
+            # Direct cost of the plumbing: bf.step() alone (read, apply, a report every 10).
+            calls = 20_000
+            start = time.perf_counter()
+            for _ in range(calls):
+                bf_client.step()
+            client_call_s = (time.perf_counter() - start) / calls
+            live = client.is_live()
+            changes = bf_repair.control.seq
+    finally:
+        repair.remove()
+        client.close()
+        stop.set()
+        publisher.join(2)
+        broker.stop()
+    return {
+        "step_ms": medians["plain"] * 1e3,
+        "client_step_ms": medians["client"] * 1e3,
+        "repair_step_ms": medians["repair"] * 1e3,
+        "client_overhead_pct": _pct(medians, "client"),
+        "actuator_overhead_pct": _pct(medians, "repair") - _pct(medians, "client"),
+        "client_plus_actuator_overhead_pct": _pct(medians, "repair"),
+        "client_call_us": client_call_s * 1e6,
+        "client_call_pct": client_call_s / medians["plain"] * 100,
+        "cpu_step_ms": cpu["plain"] * 1e3,
+        "cpu_client_overhead_pct": _pct(cpu, "client"),
+        "cpu_actuator_overhead_pct": _pct(cpu, "repair") - _pct(cpu, "client"),
+        "control_live": live,
+        "last_control_seq": changes,
+        "repairs": repair.summary()["repairs"],
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _rank_main(rank: int, world: int, port: int, quick: bool, out_path: str) -> None:
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    from runtime.training import DistributedControl
+
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    rounds, block = (30, 10) if quick else (120, 10)
+    generator = torch.Generator().manual_seed(10 + rank)
+    batches = [
+        (
+            torch.randn(64, 512, generator=generator),
+            torch.randint(0, 10, (64,), generator=generator),
+        )
+        for _ in range(32)
+    ]
+
+    class _Source:
+        def current(self):
+            from runtime.client import safe_control
+
+            return safe_control("bench")
+
+        def report(self, status):
+            return None
+
+    source = _Source() if rank == 0 else None
+    sync = DistributedControl(source, mode="sync")
+    asyn = DistributedControl(source, mode="async")
+    asyn4 = DistributedControl(source, mode="async", every=4)
+    ddp = DistributedDataParallel(make_mlp())  # one model for all variants (see above)
+    opt = torch.optim.Adam(ddp.parameters(), lr=1e-4)
+    inside = {"sync": [0.0, 0], "async": [0.0, 0], "async4": [0.0, 0]}
+
+    def timed(name: str, call: Callable[[], Any]) -> Callable[[], Any]:
+        # Time spent inside current() on the training thread (blocking cost only).
+        def run() -> Any:
+            start = time.perf_counter()
+            result = call()
+            inside[name][0] += time.perf_counter() - start
+            inside[name][1] += 1
+            return result
+
+        return run
+
+    jobs = {
+        "plain": _Job(ddp, opt=opt),
+        "sync": _Job(ddp, timed("sync", sync.current), opt=opt),
+        "async": _Job(ddp, timed("async", asyn.current), opt=opt),
+        "async4": _Job(ddp, timed("async4", asyn4.current), opt=opt),
+    }
+    _interleave(jobs, 2, block, batches)
+    medians = _interleave(jobs, rounds, block, batches)
+    # CPU time of the whole process (training thread and gloo's threads): robust to other
+    # processes taking the cores, blind to time spent waiting for the other rank.
+    cpu = _interleave(jobs, rounds, block, batches, clock=time.process_time)
+    medians.update({f"cpu_{k}": v for k, v in cpu.items()})
+    medians.update({f"inside_{k}": total / max(n, 1) for k, (total, n) in inside.items()})
+    asyn.close()
+    asyn4.close()
+    dist.barrier()
+    if rank == 0:
+        Path(out_path).write_text(json.dumps(medians))
+    dist.destroy_process_group()
+
+
+def bench_distributed(quick: bool) -> dict[str, Any]:
+    """Agreement overhead with two gloo ranks (see the module docstring)."""
+    import torch.multiprocessing as mp
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "result.json")
+        mp.spawn(_rank_main, args=(2, _free_port(), quick, out), nprocs=2, join=True)
+        medians = json.loads(Path(out).read_text())
+    return {
+        "ddp_step_ms": medians["plain"] * 1e3,
+        "sync_overhead_pct": _pct(medians, "sync"),
+        "async_overhead_pct": _pct(medians, "async"),
+        "async4_overhead_pct": _pct(medians, "async4"),
+        "inside_sync_pct": medians["inside_sync"] / medians["plain"] * 100,
+        "inside_async_pct": medians["inside_async"] / medians["plain"] * 100,
+        "inside_async4_pct": medians["inside_async4"] / medians["plain"] * 100,
+        "cpu_sync_overhead_pct": (medians["cpu_sync_ratio"] - 1) * 100,
+        "cpu_async_overhead_pct": (medians["cpu_async_ratio"] - 1) * 100,
+        "cpu_async4_overhead_pct": (medians["cpu_async4_ratio"] - 1) * 100,
+    }
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """All measurements; keys ending in ``_pct`` are overheads in percent of a plain step."""
+    single = bench_single(quick)
+    distributed = bench_distributed(quick)
+    return {
+        **single,
+        "distributed_step_ms": distributed["ddp_step_ms"],
+        "distributed_sync_overhead_pct": distributed["sync_overhead_pct"],
+        "distributed_async_overhead_pct": distributed["async_overhead_pct"],
+        "distributed_async_every4_overhead_pct": distributed["async4_overhead_pct"],
+        "distributed_cpu_sync_overhead_pct": distributed["cpu_sync_overhead_pct"],
+        "distributed_cpu_async_overhead_pct": distributed["cpu_async_overhead_pct"],
+        "distributed_cpu_async_every4_overhead_pct": distributed["cpu_async4_overhead_pct"],
+        "distributed_inside_sync_pct": distributed["inside_sync_pct"],
+        "distributed_inside_async_pct": distributed["inside_async_pct"],
+        "distributed_inside_async_every4_pct": distributed["inside_async4_pct"],
+        "distributed_overhead_pct": distributed["async4_overhead_pct"],
+        "target_pct": TARGET_PCT,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    args = parser.parse_args()
+    result = run(args.quick)
+    print(f"single process: MLP 2x512, batch 64, Adam; plain step {result['step_ms']:.3f} ms")
+    rows = [
+        ("client (Biofeedback + ControlClient)", result["client_overhead_pct"]),
+        ("actuator (GoldenRepair on 2 layers)", result["actuator_overhead_pct"]),
+        ("client + actuator", result["client_plus_actuator_overhead_pct"]),
+    ]
+    for label, pct in rows:
+        print(f"  {label:<40s} {pct:+7.2f} %   (target <= {TARGET_PCT:.0f} %)")
+    print(
+        f"  Biofeedback.step() alone: {result['client_call_us']:.2f} us per step "
+        f"= {result['client_call_pct']:.3f} % of the plain step (direct timing)"
+    )
+    print(f"  control live: {result['control_live']}, last seq {result['last_control_seq']}")
+    print(
+        f"same, one torch thread, CPU time of the training thread ({result['cpu_step_ms']:.3f} ms)"
+    )
+    print(f"  client (Biofeedback + ControlClient)     {result['cpu_client_overhead_pct']:+7.2f} %")
+    print(
+        f"  actuator (GoldenRepair on 2 layers)      {result['cpu_actuator_overhead_pct']:+7.2f} %"
+    )
+    print(
+        f"two gloo ranks, DDP step {result['distributed_step_ms']:.3f} ms "
+        "(wall A/B | process CPU A/B | time blocked inside current())"
+    )
+    for label, key in (
+        ("sync broadcast every step", "sync"),
+        ("async (apply one step later)", "async"),
+        ("async, broadcast every 4 steps", "async_every4"),
+    ):
+        wall = result[f"distributed_{key}_overhead_pct"]
+        cpu = result[f"distributed_cpu_{key}_overhead_pct"]
+        inside = result[f"distributed_inside_{key}_pct"]
+        print(f"  agreement, {label:<32s} {wall:+7.2f} % | {cpu:+7.2f} % | {inside:6.3f} %")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""Biofeedback: the plain-loop helper that applies control at step boundaries.
+
+::
+
+    with Biofeedback(model, client) as bf:
+        for x, y in loader:
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            bf.step()
+
+``bf.step()`` reads ``client.current()`` once (cheap, never blocks), applies it to the
+actuators (GoldenRepair, VWPR, user hooks) for the next step, and every ``status_every``
+steps publishes ``model.status`` through ``client.report()``: the step, the control applied
+and when, repairs and guard margins. The daemon compares ``applied_at`` (wall clock) with
+the control's ``sample_time`` / ``issued_at`` to measure sample-to-applied latency.
+
+Under ``torch.distributed`` the client is wrapped in :class:`DistributedControl`, so every
+rank applies the same control at the same step.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from runtime.client._control import Control, safe_control
+from runtime.training._distributed import DistributedControl, distributed_world
+from runtime.training._repair import GoldenRepair
+from runtime.training._repair_log import RepairLog
+from runtime.training._source import ControlSource
+from runtime.training._validate import check_positive_int, raise_config_error
+
+logger = logging.getLogger("runtime.training")
+
+ControlHook = Callable[[Control], None]
+
+
+class _NoSource:
+    """Used when no client is given: always the safe state, reports go nowhere."""
+
+    def __init__(self) -> None:
+        self._control = safe_control("no-client")
+
+    def current(self) -> Control:
+        return self._control
+
+    def report(self, status: dict[str, Any]) -> None:
+        return None
+
+
+class Biofeedback:
+    """Apply control from ``client`` to a model's actuators at step boundaries.
+
+    ``model``: the model to repair when ``repair`` is True (a :class:`GoldenRepair` with
+    defaults is created and removed on exit); pass a ready ``GoldenRepair`` to configure it
+    (then it is not removed on exit), or ``False`` for none. ``client``: any
+    :class:`ControlSource` (``runtime.client.ControlClient``), or ``None`` for the safe state.
+    ``optimizer``: anything with ``apply_control(intensity, gentle)`` (e.g. :class:`VWPR`),
+    whose value-weight statistics also go into the status when it has ``value_summary()``.
+    ``status_every``: steps between ``model.status`` reports. ``distributed``: ``None``
+    detects an initialised process group with more than one rank. ``distributed_mode``:
+    ``"async"`` (apply at step k what rank ``src_rank`` read at step k−1; no stall) or
+    ``"sync"`` (blocking broadcast every step). ``distributed_every``: steps between
+    broadcasts (control is held in between). ``repair_log``: receives repair events at
+    each status report.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module | None,
+        client: ControlSource | None,
+        *,
+        repair: GoldenRepair | bool = True,
+        optimizer: Any = None,
+        status_every: int = 10,
+        distributed: bool | None = None,
+        distributed_mode: str = "async",
+        distributed_every: int = 4,
+        src_rank: int = 0,
+        repair_log: RepairLog | None = None,
+    ) -> None:
+        self.status_every = check_positive_int("status_every", status_every)
+        if client is not None and not isinstance(client, ControlSource):
+            raise_config_error(
+                f"The argument 'client' must have current() and report() (a ControlClient); "
+                f"{type(client).__name__} has not."
+            )
+        self.client: ControlSource = _NoSource() if client is None else client
+        self._owns_repair = repair is True
+        if repair is True:
+            if model is None:
+                raise_config_error(
+                    "The argument 'model' is None but 'repair' is True; pass the model, or "
+                    "repair=False."
+                )
+            self.repair: GoldenRepair | None = GoldenRepair(model)
+        elif repair is False or repair is None:
+            self.repair = None
+        elif isinstance(repair, GoldenRepair):
+            self.repair = repair
+        else:
+            raise_config_error(
+                f"The argument 'repair' must be True, False or a GoldenRepair; "
+                f"{type(repair).__name__} is invalid."
+            )
+        if optimizer is not None and not hasattr(optimizer, "apply_control"):
+            raise_config_error(
+                f"The argument 'optimizer' must have apply_control(intensity, gentle) (VWPR); "
+                f"{type(optimizer).__name__} has not. Bind other optimisers with add_hook()."
+            )
+        self.optimizer = optimizer
+        self.repair_log = repair_log
+        if self.repair is not None and repair_log is not None and self.repair.log is None:
+            self.repair.log = repair_log
+        rank, world_size = distributed_world()
+        use_distributed = world_size > 1 if distributed is None else distributed
+        self.rank, self.world_size = (rank, world_size) if use_distributed else (0, 1)
+        self.source: ControlSource = (
+            DistributedControl(
+                self.client, src=src_rank, mode=distributed_mode, every=distributed_every
+            )
+            if use_distributed
+            else self.client
+        )
+        self._hooks: list[ControlHook] = []
+        self.step_count = 0
+        self.control: Control = safe_control("not-started")
+        self.applied_at = 0.0
+        self.applied_step = 0
+        self.reports = 0
+        self._key: tuple[Any, ...] | None = None
+        self._closed = False
+        self._read_failures = 0
+
+    # ------------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> Biofeedback:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Apply the first control (for step 0)."""
+        self._apply(self._read())
+
+    def close(self) -> None:
+        """Publish a last status, finish any pending broadcast, detach owned hooks (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.publish()
+        if isinstance(self.source, DistributedControl):
+            self.source.close()
+        if self._owns_repair and self.repair is not None:
+            self.repair.remove()
+
+    # -------------------------------------------------------------------------- per step
+    def add_hook(self, hook: ControlHook) -> None:
+        """Call ``hook(control)`` at each step boundary where the control changed.
+
+        The generic actuator: bind control to anything (a learning rate, dropout), e.g.
+        ``bf.add_hook(lambda c: set_lr(optimizer, base_lr * c.intensity))``. The hook is
+        called at once with the control in force.
+        """
+        if not callable(hook):
+            raise_config_error(f"The argument 'hook' must be callable; {hook!r} is not.")
+        self._hooks.append(hook)
+        hook(self.control)
+
+    def step(self) -> Control:
+        """Mark a step boundary: read control once, apply it, report every N steps."""
+        self.step_count += 1
+        control = self._read()
+        self._apply(control)
+        if self.step_count % self.status_every == 0:
+            self.publish()
+        return control
+
+    def _read(self) -> Control:
+        try:
+            return self.source.current()
+        except Exception as exc:  # the daemon must never crash the training job
+            if isinstance(self.source, DistributedControl):
+                raise  # a failed collective leaves the ranks out of step: fail loudly
+            self._read_failures += 1
+            if self._read_failures in (1, 10, 100) or self._read_failures % 1000 == 0:
+                logger.warning(
+                    "Biofeedback: client.current() failed (%d times), using the safe state: %s",
+                    self._read_failures,
+                    exc,
+                )
+            return safe_control("client-error")
+
+    def _apply(self, control: Control) -> None:
+        key = (control.seq, control.intensity, control.gentle, control.safe, control.rule)
+        self.control = control
+        if key == self._key:
+            return
+        self._key = key
+        self.applied_at = time.time()
+        self.applied_step = self.step_count
+        if self.repair is not None:
+            self.repair.apply_control(control.intensity, control.gentle)
+        if self.optimizer is not None:
+            self.optimizer.apply_control(control.intensity, control.gentle)
+        for hook in self._hooks:
+            hook(control)
+
+    # ---------------------------------------------------------------------------- status
+    def status(self) -> dict[str, Any]:
+        """The ``model.status`` body: step, control applied and when, repairs, guard margins.
+
+        Reading the repair counters resets them (they cover the steps since the last call).
+        """
+        control = self.control
+        body: dict[str, Any] = {
+            "step": self.step_count,
+            "rank": self.rank,
+            "world_size": self.world_size,
+            "control": {
+                "seq": control.seq,
+                "intensity": control.intensity,
+                "gentle": control.gentle,
+                "safe": control.safe,
+                "rule": control.rule,
+                "issued_at": control.issued_at,
+                "source_time": control.source_time,
+                "sample_time": control.sample_time,
+            },
+            "applied_at": self.applied_at,
+            "applied_step": self.applied_step,
+            "published_at": time.time(),
+        }
+        if self.repair is not None:
+            summary = self.repair.summary()
+            self.repair.collect(self.step_count)
+            modules = summary["modules"]
+            body["repairs"] = {
+                "total": summary["repairs"],
+                "per_module": {n: m["nonfinite"] + m["outliers"] for n, m in modules.items()},
+                "nonfinite": sum(m["nonfinite"] for m in modules.values()),
+                "outliers": sum(m["outliers"] for m in modules.values()),
+            }
+            body["guard"] = {
+                "identity_floor": summary["identity_floor"],
+                "min_similarity": summary["min_similarity"],
+                "identity_margin": summary["identity_margin"],
+                "entropy_margin_bits": summary["entropy_margin_bits"],
+                "guard_scaled": sum(m["guard_scaled"] for m in modules.values()),
+                "entropy_limited": sum(m["entropy_limited"] for m in modules.values()),
+            }
+        if self.optimizer is not None and hasattr(self.optimizer, "value_summary"):
+            body["value_weights"] = self.optimizer.value_summary()
+        return body
+
+    def publish(self) -> None:
+        """Send :meth:`status` through ``client.report()`` (rank ``src_rank`` only)."""
+        body = self.status()
+        try:
+            self.source.report(body)
+        except Exception as exc:  # reporting is best effort; training goes on
+            logger.warning("Biofeedback: client.report() failed: %s", exc)
+            return
+        self.reports += 1

@@ -1,0 +1,505 @@
+"""GoldenRepair: detect fractures in activations and blend them toward the running mean.
+
+A *fracture* is a non-finite activation, or one whose |z| against running per-feature
+statistics exceeds a threshold. A finite fracture is blended toward the running mean with
+golden-ratio weights: at intensity 1 the repaired value keeps ``1/φ ≈ 61.8 %`` of the
+original and takes ``1/φ² ≈ 38.2 %`` from the mean; intensity scales the mean's share (up to
+full replacement at intensity φ²). A non-finite value has no share to keep: it is replaced
+by the running mean whatever the intensity. Gentle mode caps the intensity and raises the
+threshold.
+
+Two guards, per sample (the first dimension):
+
+* *identity preservation*: the cosine similarity of the repaired vs the original activations
+  (over the original's finite values) must stay ≥ ``identity_floor``; otherwise the blend is
+  scaled back exactly onto the floor (closed form) and the violation is counted;
+* *repair entropy*: the Shannon entropy (bits) of how the repair displacement spreads over
+  the sample's elements. ``2**H`` is the effective number of elements rewritten; above
+  ``max_repair_entropy_bits`` the repair is a diffuse rewrite (a shift of the whole
+  distribution, not a local fracture), so outliers in that sample are left alone (non-finite
+  values are still replaced) and the event is counted.
+
+Hot path: on accelerators every forward runs a fixed, branch-free sequence of tensor ops
+(no host–device sync; counters stay on the device and are read by :meth:`collect`). On the
+CPU, where reading a scalar is not a device sync, a forward first checks ``aminmax`` of the
+z-scores and skips the repair ops when nothing is fractured, which is the common case.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from runtime.training._identity import solve_identity_scale
+from runtime.training._repair_log import RepairEvent, RepairLog
+from runtime.training._validate import check_float, check_positive_int, raise_config_error
+
+logger = logging.getLogger("runtime.training")
+
+#: The golden ratio φ.
+PHI = (1.0 + math.sqrt(5.0)) / 2.0
+#: Fraction of a finite fracture's original value kept at intensity 1: 1/φ ≈ 0.618.
+KEEP_FRACTION = 1.0 / PHI
+#: Weight of the repair target at intensity 1: 1 − 1/φ = 1/φ² ≈ 0.382.
+BLEND_WEIGHT = 1.0 - KEEP_FRACTION
+
+_TINY = 1e-12
+# Counter slots of a site (int64 tensor).
+_NONFINITE, _OUTLIERS, _GUARD_SCALED, _ENTROPY_LIMITED, _REPAIRED_CALLS = range(5)
+_COUNTER_NAMES = ("nonfinite", "outliers", "guard_scaled", "entropy_limited", "repaired_calls")
+_CHANNEL_FIRST = (nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm)
+
+
+class _Site:
+    """Per-module state: running statistics (float32) and counters (on the module's device)."""
+
+    def __init__(self, name: str, module: nn.Module) -> None:
+        self.name = name
+        self.module = module
+        self.handle: Any = None
+        self.feature_dim = 1 if isinstance(module, _CHANNEL_FIRST) else -1
+        self.stats: torch.Tensor | None = None  # [2, F]: running mean, running var
+        self.inv_std: torch.Tensor | None = None
+        self.shift: torch.Tensor | None = None  # −mean·inv_std, so z = y·inv_std + shift
+        self.counters: torch.Tensor | None = None  # int64 [5]
+        self.extremes: torch.Tensor | None = None  # [min similarity, max entropy bits]
+        self.train_calls = 0
+        self.entropy_limit_bits = math.inf
+        self.z_buffer: torch.Tensor | None = None
+        self.shape: list[int] | None = None  # broadcast shape of per-feature tensors
+        self.reduce_dims: list[int] = []
+        self.shift_b: torch.Tensor | None = None
+        self.version = 0  # bumped whenever the statistics change
+        self.band: tuple[float, float] = (0.0, 0.0)
+        self.band_key: tuple[float, int] | None = None
+        self.inv_b: torch.Tensor | None = None
+
+
+class GoldenRepair:
+    """Repair fractured activations of chosen modules of any ``nn.Module``.
+
+    ``modules``: names from ``model.named_modules()``; ``None`` picks every ``nn.Linear`` and
+    convolution. ``threshold_z``: |z| above which a finite activation is an outlier.
+    ``momentum``: weight of each training batch in the running statistics (the first batches
+    use a cumulative mean). ``warmup_steps``: training forwards before outlier detection
+    starts (non-finite values are repaired from the first forward); during warm-up every
+    batch updates the statistics, afterwards every ``stats_every``-th (they drift slowly, and
+    the update is the costliest part of a clean forward). ``identity_floor``:
+    minimum cosine similarity of repaired vs original per sample. ``max_repair_entropy_bits``:
+    ``None`` means ``log2(n/4)`` for a sample of n elements. ``gentle_max_intensity`` and
+    ``gentle_threshold_scale``: gentle mode's intensity cap and threshold factor.
+    ``max_intensity``: cap outside gentle mode (φ² means full replacement). ``branchless``:
+    ``None`` picks branch-free on accelerators and the skip-when-clean check on the CPU.
+
+    The hooks are attached at construction; :meth:`remove` (or leaving a ``with`` block)
+    detaches them. Control is applied with :meth:`apply_control` between steps.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        modules: Iterable[str] | None = None,
+        *,
+        threshold_z: float = 10.0,
+        momentum: float = 0.1,
+        warmup_steps: int = 20,
+        stats_every: int = 8,
+        identity_floor: float = 0.2,
+        max_repair_entropy_bits: float | None = None,
+        gentle_max_intensity: float = KEEP_FRACTION,
+        gentle_threshold_scale: float = 1.5,
+        max_intensity: float = PHI * PHI,
+        branchless: bool | None = None,
+        log: RepairLog | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise_config_error(
+                f"The argument 'model' must be a torch.nn.Module. {type(model).__name__} is "
+                "invalid."
+            )
+        self.threshold_z = check_float("threshold_z", threshold_z, low=0.0, low_inclusive=False)
+        self.momentum = check_float("momentum", momentum, low=0.0, high=1.0, low_inclusive=False)
+        self.warmup_steps = check_positive_int("warmup_steps", warmup_steps)
+        self.stats_every = check_positive_int("stats_every", stats_every)
+        self.identity_floor = check_float("identity_floor", identity_floor, low=0.0, high=0.999)
+        self.max_repair_entropy_bits = (
+            None
+            if max_repair_entropy_bits is None
+            else check_float("max_repair_entropy_bits", max_repair_entropy_bits, low=0.0)
+        )
+        self.gentle_max_intensity = check_float(
+            "gentle_max_intensity", gentle_max_intensity, low=0.0
+        )
+        self.gentle_threshold_scale = check_float(
+            "gentle_threshold_scale", gentle_threshold_scale, low=1.0
+        )
+        self.max_intensity = check_float("max_intensity", max_intensity, low=0.0)
+        self.branchless = branchless
+        self.log = log
+        self._sites = self._make_sites(model, modules)
+        self.intensity = 1.0
+        self.gentle = True
+        self.blend_weight = 0.0
+        self.threshold = 0.0
+        self.apply_control(1.0, gentle=True)
+        self.attach()
+        logger.info("GoldenRepair: attached to %s", ", ".join(s.name for s in self._sites))
+
+    # ----------------------------------------------------------------- set-up and control
+    @staticmethod
+    def _make_sites(model: nn.Module, modules: Iterable[str] | None) -> list[_Site]:
+        named = dict(model.named_modules())
+        if modules is None:
+            chosen = [
+                n
+                for n, m in named.items()
+                if n and isinstance(m, nn.Linear | nn.modules.conv._ConvNd)
+            ]
+            if not chosen:
+                raise_config_error(
+                    "The argument 'modules' is None but the model has no nn.Linear or "
+                    "convolution; pass the names of the modules to repair."
+                )
+        else:
+            chosen = [modules] if isinstance(modules, str) else list(modules)
+            unknown = [n for n in chosen if n not in named or not n]
+            if unknown or not chosen:
+                available = ", ".join(n for n in named if n)[:300]
+                raise_config_error(
+                    f"The argument 'modules' names {unknown or chosen!r}, which the model does not "
+                    f"have; pick names from model.named_modules(): {available}"
+                )
+        return [_Site(name, named[name]) for name in dict.fromkeys(chosen)]
+
+    def apply_control(self, intensity: float, gentle: bool) -> None:
+        """Set repair strength for the next forwards (call at a step boundary).
+
+        The target's blend weight becomes ``min(1, (1 − 1/φ)·min(intensity, cap))`` with the
+        cap ``gentle_max_intensity`` in gentle mode and ``max_intensity`` otherwise; gentle
+        mode also multiplies the outlier threshold by ``gentle_threshold_scale``.
+        """
+        intensity = check_float("intensity", intensity, low=0.0)
+        cap = self.gentle_max_intensity if gentle else self.max_intensity
+        self.intensity = intensity
+        self.gentle = bool(gentle)
+        self.blend_weight = min(1.0, BLEND_WEIGHT * min(intensity, cap))
+        self.threshold = self.threshold_z * (self.gentle_threshold_scale if gentle else 1.0)
+
+    @property
+    def module_names(self) -> list[str]:
+        """Names of the modules this repair is attached to."""
+        return [site.name for site in self._sites]
+
+    def attach(self) -> None:
+        """(Re-)attach the hooks after :meth:`remove`; statistics and counters are kept."""
+        for site in self._sites:
+            if site.handle is None:
+                site.handle = site.module.register_forward_hook(self._make_hook(site))
+
+    def remove(self) -> None:
+        """Detach every hook (safe to call twice)."""
+        for site in self._sites:
+            if site.handle is not None:
+                site.handle.remove()
+                site.handle = None
+
+    def __enter__(self) -> GoldenRepair:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    # ------------------------------------------------------------------------- the hook
+    def _make_hook(self, site: _Site):  # noqa: ANN202 - torch's hook signature
+        def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
+            return self._forward(site, module, output)
+
+        return hook
+
+    def _forward(self, site: _Site, module: nn.Module, output: Any) -> torch.Tensor | None:
+        if not isinstance(output, torch.Tensor) or not output.is_floating_point():
+            raise_config_error(
+                f"GoldenRepair: module '{site.name}' returned {type(output).__name__}, not a "
+                "floating-point tensor; attach to modules that return one (argument 'modules')."
+            )
+        y = output if output.dim() >= 2 else output.unsqueeze(0)
+        if site.stats is None:
+            self._init_site(site, y)
+        training = module.training
+        detect = site.train_calls >= self.warmup_steps
+        branchless = self.branchless if self.branchless is not None else y.device.type != "cpu"
+        if site.z_buffer is None or site.z_buffer.shape != y.shape:
+            self._resize(site, y)
+        shape = site.shape
+        may_be_nonfinite = True
+        with torch.no_grad():
+            if not branchless and self._clean_by_range(site, y, detect):
+                if training and self._count_training_call(site):
+                    z = torch.addcmul(site.shift_b, y.detach(), site.inv_b, out=site.z_buffer)
+                    self._update_stats(site, z)
+                return None
+            z = torch.addcmul(site.shift_b, y.detach(), site.inv_b, out=site.z_buffer)
+            if not branchless:
+                low, high = (v.item() for v in torch.aminmax(z))
+                may_be_nonfinite = not (math.isfinite(low) and math.isfinite(high))
+                has_outliers = detect and not (high <= self.threshold and low >= -self.threshold)
+                if not (may_be_nonfinite or has_outliers):
+                    if training and self._count_training_call(site):
+                        self._update_stats(site, z)
+                    return None
+        repaired = self._repair(site, y, z, shape, detect, may_be_nonfinite)
+        if training and self._count_training_call(site):
+            with torch.no_grad():
+                z = torch.addcmul(site.shift_b, repaired.detach(), site.inv_b, out=site.z_buffer)
+                self._update_stats(site, z)
+        return repaired if output.dim() >= 2 else repaired.squeeze(0)
+
+    def _clean_by_range(self, site: _Site, y: torch.Tensor, detect: bool) -> bool:
+        """CPU fast path: True when the batch's global range proves every value clean.
+
+        If ``min(y)`` and ``max(y)`` are finite and lie inside the band every feature
+        accepts (``max_f(mean_f − t·std_f)`` to ``min_f(mean_f + t·std_f)``), no element
+        can be a fracture, and one reduction over the raw activations settles it. When the
+        features' bands do not overlap that much, or the check fails, the exact per-feature
+        check runs instead.
+        """
+        key = (self.threshold, site.version)
+        if site.band_key != key:
+            std = site.inv_std.reciprocal()
+            low_band = (site.stats[0] - self.threshold * std).max().item()
+            high_band = (site.stats[0] + self.threshold * std).min().item()
+            site.band = (low_band, high_band)
+            site.band_key = key
+        if detect and site.band[0] > site.band[1]:
+            return False  # no common band: only the exact check can tell
+        low, high = (v.item() for v in torch.aminmax(y.detach()))
+        if not (math.isfinite(low) and math.isfinite(high)):
+            return False
+        return not detect or (site.band[0] <= low and high <= site.band[1])
+
+    def _resize(self, site: _Site, y: torch.Tensor) -> None:
+        """Shapes and buffers for activations shaped like ``y`` (kept until the shape changes)."""
+        dim = site.feature_dim % y.dim()
+        shape = [1] * y.dim()
+        shape[dim] = y.shape[dim]
+        site.shape = shape
+        site.reduce_dims = [d for d in range(y.dim()) if d != dim]
+        # z-scores go into a buffer reused across forwards: a fresh allocation of an
+        # activation-sized tensor costs as much as the arithmetic on the CPU.
+        site.z_buffer = torch.empty(y.shape, dtype=y.dtype, device=y.device)
+        self._refresh_scale(site)
+
+    def _init_site(self, site: _Site, y: torch.Tensor) -> None:
+        """Start the running statistics from the first batch's finite values."""
+        dim = site.feature_dim % y.dim()
+        with torch.no_grad():
+            flat = y.detach().movedim(dim, -1).reshape(-1, y.shape[dim]).float()
+            finite = torch.isfinite(flat)
+            count = finite.sum(0).clamp_min(1)
+            mean = torch.where(finite, flat, 0.0).sum(0) / count
+            var = (torch.where(finite, flat - mean, 0.0) ** 2).sum(0) / count
+            site.stats = torch.stack([mean, var]).to(y.dtype)
+            site.counters = torch.zeros(5, dtype=torch.int64, device=y.device)
+            site.extremes = torch.tensor([math.inf, 0.0], dtype=torch.float32, device=y.device)
+            self._refresh_scale(site)
+        per_sample = y[0].numel()
+        limit = self.max_repair_entropy_bits
+        site.entropy_limit_bits = math.log2(max(per_sample / 4, 1.0)) if limit is None else limit
+
+    @staticmethod
+    def _refresh_scale(site: _Site) -> None:
+        mean, var = site.stats[0], site.stats[1]
+        # A dead feature (variance 0) must not turn every later activation into an outlier.
+        floor = var.mean() * 1e-4 + 1e-8
+        site.inv_std = torch.rsqrt(torch.maximum(var, floor))
+        site.shift = -mean * site.inv_std
+        site.version += 1
+        if site.shape is not None:
+            site.shift_b = site.shift.view(site.shape)
+            site.inv_b = site.inv_std.view(site.shape)
+
+    def _count_training_call(self, site: _Site) -> bool:
+        """Count a training forward; True when its batch is due to update the statistics."""
+        site.train_calls += 1
+        return site.train_calls <= self.warmup_steps or site.train_calls % self.stats_every == 0
+
+    def _update_stats(self, site: _Site, z: torch.Tensor) -> None:
+        """Fold one training batch (given as z-scores under the current stats) into the stats.
+
+        ``z`` is scratch space (the site's z buffer): it is squared in place.
+        """
+        dims = site.reduce_dims
+        mean_z = z.mean(dims)
+        sq_z = z.square_().mean(dims)
+        std = site.inv_std.reciprocal()
+        batch = torch.stack([site.stats[0] + mean_z * std, (sq_z - mean_z * mean_z) * std * std])
+        weight = max(self.momentum, 1.0 / (site.train_calls + 1))
+        site.stats.lerp_(batch, weight)
+        self._refresh_scale(site)
+
+    def _repair(
+        self,
+        site: _Site,
+        y: torch.Tensor,
+        z: torch.Tensor,
+        shape: list[int],
+        detect: bool,
+        may_be_nonfinite: bool,
+    ) -> torch.Tensor:
+        mean_b = site.stats[0].view(shape)
+        with torch.no_grad():
+            raw = y.detach()
+            if may_be_nonfinite:
+                finite = torch.isfinite(raw)
+                original = torch.where(finite, raw, 0.0)
+                safe = torch.where(finite, raw, mean_b)
+                nonfinite = finite.numel() - finite.sum()
+            else:
+                finite = None
+                original = safe = raw
+                nonfinite = torch.zeros((), dtype=torch.int64, device=raw.device)
+            if detect:
+                outlier = z.abs() > self.threshold
+                if finite is not None:
+                    outlier &= finite
+            else:
+                outlier = torch.zeros(raw.shape, dtype=torch.bool, device=raw.device)
+            weight = outlier * self.blend_weight
+            step = (mean_b - safe) * weight  # displacement of finite values at scale 1
+            rows = raw.shape[0]
+            a_flat, d_flat = original.reshape(rows, -1), step.reshape(rows, -1)
+            a64, d64 = a_flat.double(), d_flat.double()
+            a_sq = (a64 * a64).sum(1)
+            a_dot_d = (a64 * d64).sum(1)
+            d_sq = (d64 * d64).sum(1)
+            has_identity = a_sq > _TINY
+            cross = (a_sq * (a_sq + 2 * a_dot_d + d_sq)).clamp_min(_TINY)
+            similarity = torch.where(
+                has_identity, (a_sq + a_dot_d) / cross.sqrt(), torch.ones_like(a_sq)
+            )
+            mass = d_flat.abs()
+            p = mass / mass.sum(1, keepdim=True).clamp_min(_TINY)
+            entropy_bits = -(p * torch.log2(torch.where(p > 0, p, 1.0))).sum(1)
+            limited = entropy_bits > site.entropy_limit_bits
+            violates = (similarity < self.identity_floor) & has_identity & ~limited
+            scale = torch.where(
+                violates,
+                solve_identity_scale(a_sq, a_dot_d, d_sq, self.identity_floor),
+                torch.ones_like(similarity),
+            )
+            scale = torch.where(limited, torch.zeros_like(scale), scale).to(weight.dtype)
+            weight = (weight * scale.view([rows] + [1] * (raw.dim() - 1))).to(y.dtype)
+            fractured = outlier if finite is None else outlier | ~finite
+            site.counters.add_(
+                torch.stack(
+                    [
+                        nonfinite,
+                        outlier.sum(),
+                        violates.sum(),
+                        limited.sum(),
+                        fractured.any().long(),
+                    ]
+                )
+            )
+            site.extremes[0] = torch.minimum(site.extremes[0], similarity.min().float())
+            site.extremes[1] = torch.maximum(site.extremes[1], entropy_bits.max().float())
+        # Gradients flow through the kept share of finite values (d out / d y = 1 − weight).
+        kept = y if finite is None else torch.where(finite, y, mean_b)
+        return torch.lerp(kept, mean_b.expand_as(y), weight)
+
+    # ---------------------------------------------------------------------- reading out
+    def counts(self) -> dict[str, int]:
+        """Repaired elements (non-finite + outliers) per module since the last :meth:`collect`."""
+        out = {}
+        for site in self._sites:
+            if site.counters is None:
+                out[site.name] = 0
+            else:
+                values = site.counters.tolist()
+                out[site.name] = int(values[_NONFINITE] + values[_OUTLIERS])
+        return out
+
+    def _read(self, site: _Site) -> dict[str, Any]:
+        if site.counters is None:
+            values = [0] * 5
+            min_sim, max_bits = math.inf, 0.0
+        else:
+            values = site.counters.tolist()
+            min_sim, max_bits = site.extremes.tolist()
+        row: dict[str, Any] = dict(zip(_COUNTER_NAMES, (int(v) for v in values), strict=True))
+        row["min_similarity"] = min_sim if math.isfinite(min_sim) else None
+        row["max_entropy_bits"] = max_bits
+        row["entropy_limit_bits"] = site.entropy_limit_bits
+        return row
+
+    def summary(self) -> dict[str, Any]:
+        """Counters and guard margins per module since the last :meth:`collect` (syncs)."""
+        modules = {site.name: self._read(site) for site in self._sites}
+        sims = [m["min_similarity"] for m in modules.values() if m["min_similarity"] is not None]
+        margins = [m["entropy_limit_bits"] - m["max_entropy_bits"] for m in modules.values()]
+        return {
+            "intensity": self.intensity,
+            "gentle": self.gentle,
+            "blend_weight": self.blend_weight,
+            "threshold_z": self.threshold,
+            "identity_floor": self.identity_floor,
+            "repairs": sum(m["nonfinite"] + m["outliers"] for m in modules.values()),
+            "min_similarity": min(sims) if sims else None,
+            "identity_margin": (min(sims) - self.identity_floor) if sims else None,
+            "entropy_margin_bits": min(margins) if margins else None,
+            "modules": modules,
+        }
+
+    def collect(self, step: int) -> list[RepairEvent]:
+        """Read and reset the counters; one :class:`RepairEvent` per module that repaired.
+
+        The events cover the forwards since the previous call and are appended to ``log``
+        when one was given. This is the only place that reads device counters.
+        """
+        events = []
+        now = time.time()
+        for site in self._sites:
+            row = self._read(site)
+            if row["nonfinite"] or row["outliers"]:
+                events.append(
+                    RepairEvent(
+                        step=step,
+                        module=site.name,
+                        nonfinite=row["nonfinite"],
+                        outliers=row["outliers"],
+                        guard_scaled=row["guard_scaled"],
+                        entropy_limited=row["entropy_limited"],
+                        repaired_calls=row["repaired_calls"],
+                        min_similarity=row["min_similarity"],
+                        max_entropy_bits=row["max_entropy_bits"],
+                        intensity=self.intensity,
+                        gentle=self.gentle,
+                        time=now,
+                    )
+                )
+            if site.counters is not None:
+                site.counters.zero_()
+                site.extremes[0] = math.inf
+                site.extremes[1] = 0.0
+        if self.log is not None:
+            self.log.extend(events)
+        return events
+
+    def running_stats(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Copies of a module's running (mean, variance) per feature."""
+        for site in self._sites:
+            if site.name == name and site.stats is not None:
+                return site.stats[0].clone(), site.stats[1].clone()
+        raise_config_error(
+            f"The argument 'name' must be a repaired module with statistics; {name!r} is not "
+            f"(modules: {self.module_names}; statistics start at the first forward)."
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.module_names)

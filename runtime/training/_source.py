@@ -1,0 +1,24 @@
+"""ControlSource: what the training side needs from a control client.
+
+``runtime.client.ControlClient`` satisfies it; so does :class:`DistributedControl`, which
+wraps one, and any small object with the two methods (a scripted source in a test).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from runtime.client._control import Control
+
+
+@runtime_checkable
+class ControlSource(Protocol):
+    """The latest control, and a way to publish the model's status back on the bus."""
+
+    def current(self) -> Control:
+        """The control in force now; never blocks (the safe state when expired or absent)."""
+        ...
+
+    def report(self, status: dict[str, Any]) -> None:
+        """Publish ``status`` as a ``model.status`` message; never blocks."""
+        ...

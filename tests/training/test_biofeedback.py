@@ -1,0 +1,141 @@
+"""Biofeedback: control applied at step boundaries, model.status published via report()."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from runtime.errors import ConfigError
+from runtime.training import VWPR, Biofeedback, GoldenRepair, RepairLog
+from tests.training._sources import CountingSource, ScriptedSource, make_control
+
+
+def small_model() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+
+
+def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor | None = None):
+    x = torch.randn(16, 8) if x is None else x
+    opt.zero_grad()
+    model(x).pow(2).mean().backward()
+    opt.step()
+
+
+def test_control_changes_only_at_step_boundaries():
+    model = small_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    source = CountingSource()  # the k-th current() returns seq k, intensity 1 + 0.1·k
+    seen = []  # the intensity in force during each forward
+    with Biofeedback(model, source, status_every=1000) as bf:
+        model.register_forward_pre_hook(lambda m, i: seen.append(bf.repair.intensity))
+        for _ in range(5):
+            train_step(model, opt)
+            model(torch.randn(2, 8))  # a second forward in the same step sees the same control
+            bf.step()
+    assert source.calls == 1 + 5  # once at start, once per step()
+    expected = [1.0 + 0.1 * k for k in range(5)]
+    assert seen == pytest.approx([v for v in expected for _ in (0, 1)])
+    assert bf.control.seq == 5 and bf.applied_step == 5
+
+
+def test_status_is_published_every_n_steps_with_control_and_repairs():
+    model = small_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    controls = [make_control(0, 1.0), make_control(1, 1.5), make_control(2, 0.8, gentle=True)]
+    source = ScriptedSource(controls)
+    log = RepairLog()
+    with Biofeedback(model, source, status_every=4, repair_log=log) as bf:
+        for step in range(1, 13):
+            train_step(model, opt)
+            if step == 6:  # a validation batch with one poisoned sample
+                x = torch.randn(4, 8)
+                x[3, 2] = math.nan
+                with torch.no_grad():
+                    assert torch.isfinite(model(x)).all()
+            bf.step()
+    assert [r["step"] for r in source.reports] == [4, 8, 12, 12]  # the last one at close
+    json.dumps(source.reports)  # plain JSON types only: it goes on the bus
+    first, second = source.reports[0], source.reports[1]
+    assert first["control"]["seq"] == 2 and first["control"]["gentle"] is True
+    assert first["applied_step"] == 2
+    assert first["applied_at"] <= first["published_at"]
+    assert first["control"]["source_time"] == controls[2].source_time
+    assert first["repairs"]["total"] == 0
+    # All 16 outputs of the first layer for that sample; the second layer sees them repaired.
+    assert second["repairs"]["nonfinite"] == 16
+    assert second["repairs"]["per_module"] == {"0": 16, "2": 0}
+    assert second["guard"]["identity_floor"] == 0.2
+    assert [(e.step, e.module, e.nonfinite) for e in log] == [(8, "0", 16)]
+
+
+def test_vwpr_and_user_hooks_follow_the_control():
+    model = small_model()
+    opt = VWPR(model.parameters(), lr=0.01, value_lr=0.1)
+    source = ScriptedSource([make_control(0, 2.0), make_control(1, 0.5)])
+    lrs = []
+    with Biofeedback(model, source, optimizer=opt, status_every=1) as bf:
+        bf.add_hook(lambda c: lrs.append(0.01 * c.intensity))
+        assert opt.intensity == 2.0
+        train_step(model, opt)
+        bf.step()
+        assert opt.intensity == 0.5
+        train_step(model, opt)
+        bf.step()  # unchanged control: hooks are not called again
+    assert lrs == [0.02, 0.005]
+    assert source.reports[-1]["value_weights"]["steps"] == 2
+
+
+def test_a_failing_client_falls_back_to_safe_and_training_goes_on(caplog):
+    class BrokenSource:
+        def current(self):
+            raise ConnectionError("bus down")
+
+        def report(self, status):
+            raise ConnectionError("bus down")
+
+    model = small_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    with (
+        caplog.at_level(logging.WARNING, logger="runtime.training"),
+        Biofeedback(model, BrokenSource(), status_every=2) as bf,
+    ):
+        for _ in range(3):
+            train_step(model, opt)
+            bf.step()
+    assert bf.control.safe and bf.control.rule == "safe:client-error"
+    assert bf.repair.gentle is True
+    assert "bus down" in caplog.text
+
+
+def test_no_client_means_the_safe_state():
+    model = small_model()
+    with Biofeedback(model, None) as bf:
+        bf.step()
+    assert bf.control.safe and bf.control.gentle and bf.control.intensity == 1.0
+
+
+def test_owned_repair_hooks_are_removed_on_exit_and_given_ones_kept():
+    model = small_model()
+    with Biofeedback(model, None):
+        assert model[0]._forward_hooks
+    assert not model[0]._forward_hooks
+    repair = GoldenRepair(model)
+    with Biofeedback(model, None, repair=repair) as bf:
+        assert bf.repair is repair
+    assert model[0]._forward_hooks
+    repair.remove()
+
+
+def test_bad_arguments_are_config_errors():
+    with pytest.raises(ConfigError, match="'client'"):
+        Biofeedback(small_model(), object())
+    with pytest.raises(ConfigError, match="'status_every'.*0"):
+        Biofeedback(small_model(), None, status_every=0)
+    with pytest.raises(ConfigError, match="'optimizer'"):
+        Biofeedback(small_model(), None, optimizer=torch.optim.SGD(small_model().parameters(), 1))

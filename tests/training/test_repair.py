@@ -1,0 +1,320 @@
+"""GoldenRepair: fractures are detected and repaired with golden-ratio weights, under guards."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from runtime.errors import ConfigError
+from runtime.training import BLEND_WEIGHT, KEEP_FRACTION, PHI, GoldenRepair
+
+FEATURES = 8
+MEAN, STD = 3.0, 2.0
+GOLDEN = (1 + math.sqrt(5)) / 2  # the oracle: computed here, not taken from the package
+
+
+class Probe(nn.Module):
+    """Returns its input plus whatever ``spike`` holds (an injected fracture)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spike: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.spike is None else x + self.spike
+
+
+def make_model() -> nn.Sequential:
+    return nn.Sequential()
+
+
+@pytest.fixture(params=[None, True], ids=["cpu-skip-when-clean", "branchless"])
+def warmed(request):
+    """A Probe with GoldenRepair whose statistics have converged on N(3, 2²) features."""
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("probe", Probe())
+    repair = GoldenRepair(model, ["probe"], warmup_steps=5, momentum=0.05, branchless=request.param)
+    model.train()
+    for _ in range(200):
+        model(torch.randn(256, FEATURES) * STD + MEAN)
+    model.eval()  # freeze the statistics so expected values can be computed from them
+    repair.apply_control(1.0, gentle=False)
+    repair.collect(0)
+    yield model, repair
+    repair.remove()
+
+
+def batch(rows: int = 4) -> torch.Tensor:
+    torch.manual_seed(1)
+    return torch.randn(rows, FEATURES) * STD + MEAN
+
+
+def run(model: nn.Sequential, x: torch.Tensor, spike: torch.Tensor | None) -> torch.Tensor:
+    model.probe.spike = spike
+    try:
+        return model(x)
+    finally:
+        model.probe.spike = None
+
+
+def test_golden_constants_match_the_golden_ratio():
+    assert math.isclose(PHI, GOLDEN, rel_tol=1e-15)
+    assert math.isclose(KEEP_FRACTION, 1 / GOLDEN, rel_tol=1e-15)
+    assert math.isclose(KEEP_FRACTION, 0.6180339887, abs_tol=1e-10)
+    assert math.isclose(KEEP_FRACTION + BLEND_WEIGHT, 1.0)
+    assert math.isclose(BLEND_WEIGHT, 1 / GOLDEN**2, rel_tol=1e-12)
+
+
+def test_running_stats_recover_the_simulated_distribution(warmed):
+    _, repair = warmed
+    mean, var = repair.running_stats("probe")
+    assert torch.allclose(mean, torch.full((FEATURES,), MEAN), atol=0.15)
+    assert torch.allclose(var.sqrt(), torch.full((FEATURES,), STD), rtol=0.1)
+
+
+def test_clean_activations_pass_through_bit_identical(warmed):
+    model, repair = warmed
+    x = batch()
+    assert torch.equal(run(model, x, None), x)
+    assert repair.counts() == {"probe": 0}
+    assert repair.collect(1) == []
+
+
+def test_nonfinite_values_are_replaced_by_the_running_mean(warmed):
+    model, repair = warmed
+    mean, _ = repair.running_stats("probe")
+    x = batch()
+    spike = torch.zeros_like(x)
+    spike[0, 1], spike[2, 5], spike[3, 0] = math.nan, math.inf, -math.inf
+    out = run(model, x, spike)
+    assert torch.isfinite(out).all()
+    assert out[0, 1] == mean[1] and out[2, 5] == mean[5] and out[3, 0] == mean[0]
+    untouched = torch.isfinite(spike)
+    assert torch.equal(out[untouched], x[untouched])
+    assert repair.summary()["modules"]["probe"]["nonfinite"] == 3
+
+
+def test_outlier_keeps_one_over_phi_of_the_original_at_intensity_one(warmed):
+    model, repair = warmed
+    mean, var = repair.running_stats("probe")
+    x = batch()
+    spike = torch.zeros_like(x)
+    spike[1, 3] = 40 * STD  # |z| ≈ 20, over the default threshold of 10
+    out = run(model, x, spike)
+    original = x[1, 3] + spike[1, 3]
+    expected = original / GOLDEN + mean[3] / GOLDEN**2
+    assert out[1, 3].item() == pytest.approx(expected.item(), rel=1e-6)
+    others = torch.ones_like(x, dtype=torch.bool)
+    others[1, 3] = False
+    assert torch.equal(out[others], x[others])
+    assert repair.counts() == {"probe": 1}
+
+
+@pytest.mark.parametrize("intensity", [0.0, 0.5, 2.0, GOLDEN**2, 10.0])
+def test_intensity_scales_the_target_share_up_to_full_replacement(warmed, intensity):
+    model, repair = warmed
+    repair.apply_control(intensity, gentle=False)
+    mean, _ = repair.running_stats("probe")
+    x = batch()
+    spike = torch.zeros_like(x)
+    spike[2, 2] = 40 * STD
+    original = (x + spike)[2, 2]
+    weight = min(1.0, intensity / GOLDEN**2)  # max_intensity defaults to φ²
+    expected = (1 - weight) * original + weight * mean[2]
+    assert run(model, x, spike)[2, 2].item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_gentle_mode_caps_intensity_and_raises_the_threshold(warmed):
+    model, repair = warmed
+    mean, var = repair.running_stats("probe")
+    std = var.sqrt()
+    x = batch()
+    strong, mild = torch.zeros_like(x), torch.zeros_like(x)
+    strong[0, 4] = mean[4] + 40 * std[4] - x[0, 4]  # z = 40: a fracture in both modes
+    mild[0, 4] = mean[4] + 12 * std[4] - x[0, 4]  # z = 12: over 10, under 10 × 1.5
+
+    repair.apply_control(2.0, gentle=True)
+    out = run(model, x, strong)
+    weight = (1 / GOLDEN) / GOLDEN**2  # intensity capped at 1/φ, so the mean gets 1/φ³
+    expected = (1 - weight) * (x + strong)[0, 4] + weight * mean[4]
+    assert out[0, 4].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert torch.equal(run(model, x, mild), x + mild)  # not a fracture in gentle mode
+
+    repair.apply_control(2.0, gentle=False)
+    assert not torch.equal(run(model, x, mild), x + mild)
+
+
+def test_identity_guard_scales_back_onto_the_floor_and_reports(warmed):
+    model, repair = warmed
+    repair.apply_control(GOLDEN**2, gentle=False)  # full replacement of fractures
+    x = batch()
+    spike = torch.zeros_like(x)
+    spike[1, 6] = -1e4  # one spike carries nearly all of row 1's energy
+    original = x + spike
+    out = run(model, x, spike)
+    cos = nn.functional.cosine_similarity(out, original, dim=1)
+    # Unguarded, full replacement (the spike set to the mean, ≈ +3) would leave
+    # cos ≈ (|x|² − 3·10⁴) / (10⁴·|x|) < 0.
+    # Exact in float64; the float32 activations round the scaled-back value slightly.
+    assert cos[1].item() == pytest.approx(repair.identity_floor, abs=2e-3)
+    assert original[1, 6] < out[1, 6] < 0  # still repaired, only less
+    assert torch.equal(out[[0, 2, 3]], x[[0, 2, 3]])
+    summary = repair.summary()
+    assert summary["modules"]["probe"]["guard_scaled"] == 1
+    assert summary["min_similarity"] < repair.identity_floor
+    assert summary["identity_margin"] < 0
+
+
+def test_identity_guard_leaves_mild_repairs_alone(warmed):
+    model, repair = warmed
+    x = batch()
+    spike = torch.zeros_like(x)
+    spike[0, 0] = 40 * STD
+    run(model, x, spike)
+    summary = repair.summary()
+    assert summary["modules"]["probe"]["guard_scaled"] == 0
+    assert summary["min_similarity"] > repair.identity_floor
+
+
+def test_diffuse_repair_over_the_entropy_limit_is_refused_but_nonfinite_still_fixed(warmed):
+    model, repair = warmed
+    mean, _ = repair.running_stats("probe")
+    x = batch()
+    spike = torch.zeros_like(x)
+    spike[2] = 40 * STD  # the whole row shifted: 8 outliers with equal mass, H = 3 bits
+    spike[2, 7] = math.nan
+    out = run(model, x, spike)
+    limit = repair.summary()["modules"]["probe"]["entropy_limit_bits"]
+    assert limit == pytest.approx(math.log2(FEATURES / 4))
+    assert torch.equal(out[2, :7], (x + spike)[2, :7])  # outliers left alone
+    assert out[2, 7] == mean[7]  # the NaN is still replaced
+    row = repair.summary()["modules"]["probe"]
+    assert row["entropy_limited"] == 1
+    assert row["max_entropy_bits"] == pytest.approx(math.log2(7), rel=1e-2)
+
+
+def test_counts_accumulate_per_module_and_collect_resets(warmed):
+    model, repair = warmed
+    x = batch()
+    for k in range(1, 4):
+        spike = torch.zeros_like(x)
+        spike[0, :k] = math.nan
+        run(model, x, spike)
+    assert repair.counts() == {"probe": 1 + 2 + 3}
+    events = repair.collect(step=7)
+    assert [(e.module, e.nonfinite, e.outliers, e.repaired_calls, e.step) for e in events] == [
+        ("probe", 6, 0, 3, 7)
+    ]
+    assert repair.counts() == {"probe": 0}
+
+
+def test_gradient_flows_through_the_kept_share_only(warmed):
+    model, repair = warmed
+    x = batch().requires_grad_(True)
+    spike = torch.zeros(4, FEATURES)
+    spike[0, 0] = 40 * STD
+    spike[3, 3] = math.nan
+    run(model, x, spike).sum().backward()
+    expected = torch.ones(4, FEATURES)
+    expected[0, 0] = 1 / GOLDEN
+    expected[3, 3] = 0.0
+    assert torch.allclose(x.grad, expected, atol=1e-6)
+
+
+def test_training_mode_repairs_before_updating_statistics():
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("probe", Probe())
+    repair = GoldenRepair(model, ["probe"], warmup_steps=2)
+    model.probe.spike = torch.zeros(64, FEATURES)
+    model.probe.spike[::2, 0] = math.nan
+    for _ in range(10):
+        out = model(torch.randn(64, FEATURES))
+        assert torch.isfinite(out).all()
+    mean, var = repair.running_stats("probe")
+    assert torch.isfinite(mean).all() and torch.isfinite(var).all()
+    assert repair.counts()["probe"] == 10 * 32
+
+
+def test_conv_outputs_use_per_channel_statistics():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(2, 3, 3, padding=1)
+    model = nn.Sequential(conv)
+    repair = GoldenRepair(model, warmup_steps=2)
+    for _ in range(30):
+        model(torch.randn(8, 2, 6, 6))
+    model.eval()
+    mean, _ = repair.running_stats("0")
+    assert mean.shape == (3,)
+    x = torch.randn(2, 2, 6, 6)
+    x[1, :, 2, 2] = math.nan  # poisons every channel around pixel (2, 2) of sample 1
+    out = model(x)
+    assert torch.isfinite(out).all()
+    clean_ref = conv(torch.nan_to_num(x, nan=0.0))
+    poisoned = ~torch.isfinite(nn.functional.conv2d(x, conv.weight, conv.bias, padding=1))
+    channel_means = mean.view(1, 3, 1, 1).expand_as(out)
+    assert torch.equal(out[poisoned], channel_means[poisoned])
+    assert torch.allclose(out[~poisoned], clean_ref[~poisoned])
+    repair.remove()
+
+
+def test_remove_detaches_every_hook():
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    with GoldenRepair(model) as repair:
+        assert repair.module_names == ["0", "2"]
+        assert len(model[0]._forward_hooks) == 1
+    assert not model[0]._forward_hooks and not model[2]._forward_hooks
+    repair.remove()  # twice is fine
+
+
+def test_bad_arguments_name_the_argument_and_the_value():
+    model = nn.Sequential(nn.Linear(4, 4))
+    with pytest.raises(ConfigError, match="'modules'.*nope"):
+        GoldenRepair(model, ["nope"])
+    with pytest.raises(ConfigError, match="'threshold_z'.*-1"):
+        GoldenRepair(model, threshold_z=-1)
+    repair = GoldenRepair(model)
+    with pytest.raises(ConfigError, match="'intensity'.*nan"):
+        repair.apply_control(math.nan, gentle=False)
+    with pytest.raises(ConfigError, match="no nn.Linear"):
+        GoldenRepair(nn.Sequential(nn.ReLU()))
+
+
+def test_identity_scale_solver_lands_on_the_floor_in_float64():
+    from runtime.training._identity import solve_identity_scale
+
+    torch.manual_seed(3)
+    a = torch.randn(50, 16, dtype=torch.float64)
+    d = torch.randn(50, 16, dtype=torch.float64) * 3
+    floor = 0.2
+    s = solve_identity_scale((a * a).sum(1), (a * d).sum(1), (d * d).sum(1), floor)
+    cos_full = nn.functional.cosine_similarity(a, a + d, dim=1)
+    cos_scaled = nn.functional.cosine_similarity(a, a + s[:, None] * d, dim=1)
+    crossing = cos_full < floor
+    assert crossing.any() and (~crossing).any()
+    assert torch.allclose(cos_scaled[crossing], torch.full_like(cos_scaled[crossing], floor))
+    assert (s[crossing] < 1).all() and (s[crossing] > 0).all()
+
+
+def test_features_on_very_different_scales_are_checked_one_by_one():
+    # Means 0 and 100 (std 1): no value range is clean for both, so the global-range
+    # shortcut cannot decide and the per-feature check must.
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("probe", Probe())
+    offset = torch.tensor([0.0, 100.0])
+    repair = GoldenRepair(model, ["probe"], warmup_steps=5)
+    for _ in range(100):
+        model(torch.randn(128, 2) + offset)
+    model.eval()
+    x = torch.randn(4, 2) + offset
+    assert torch.equal(model(x), x)
+    model.probe.spike = torch.tensor([[0.0, 0.0], [0.0, -50.0], [0.0, 0.0], [0.0, 0.0]])
+    out = model(x)  # 50 is normal for feature 0's scale, but a |z| ≈ 50 fracture for feature 1
+    assert out[1, 1] > x[1, 1] - 50
+    assert torch.equal(out[[0, 2, 3]], x[[0, 2, 3]]) and out[1, 0] == x[1, 0]
+    assert repair.counts() == {"probe": 1}
