@@ -13,14 +13,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "hrv",
         help="HR and HRV of a PPG/ECG recording",
         description=(
-            "Detect beats (PPG: Elgendi; ECG: Pan–Tompkins style), clean the RR intervals and "
-            "print hr_bpm, rmssd_ms, sdnn_ms, pnn50_pct and n_beats for the whole recording."
+            "Detect beats (PPG: Elgendi; ECG: Pan–Tompkins style), clean the RR intervals "
+            "(plausible range, running median, successive change) and print hr_bpm, "
+            "rmssd_ms, sdnn_ms, pnn50_pct and n_beats for the whole recording; "
+            "baevsky_si and lf_hf when it lasts at least 120 s. NaN samples are gaps."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("file", metavar="FILE", help=".npy (1-D) or .csv")
+    parser.add_argument(
+        "file", metavar="FILE", help=".npy (1-D) or .csv (one column, or --column; header ok)"
+    )
     parser.add_argument("--fs", type=float, required=True, help="sampling rate, Hz")
-    parser.add_argument("--kind", choices=("ppg", "ecg"), required=True)
+    parser.add_argument("--kind", choices=("ppg", "ecg"), required=True, help="signal type")
     parser.add_argument("--column", type=int, default=None, help="CSV column (0-based)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(handler=_handle)
@@ -31,17 +35,25 @@ def _handle(args: argparse.Namespace) -> int:
 
     from runtime.cli._signal_file import check_fs, read_signal
     from runtime.errors import ConfigError
-    from runtime.features import clean_rr, compute_hrv, detect_beats_ecg, detect_beats_ppg
+    from runtime.features import (
+        SignalError,
+        clean_rr,
+        compute_hrv,
+        compute_rr_ms,
+        detect_beats_ecg,
+        detect_beats_ppg,
+    )
 
     x = read_signal(args.file, args.column)
     fs = check_fs(args.fs)
     detect = detect_beats_ppg if args.kind == "ppg" else detect_beats_ecg
+    missing = ~np.isfinite(x)  # gaps (NaN/inf): no interval spans one
     try:
         beats = detect(x, fs)
-        rr = np.diff(beats) * 1000.0 / fs
+        rr = compute_rr_ms(beats, fs, missing=missing if missing.any() else None)
         keep = clean_rr(rr)
         metrics = compute_hrv(rr, keep, window_s=x.size / fs)
-    except ValueError as exc:
+    except SignalError as exc:
         raise ConfigError(f"{args.file}: {exc}") from None
     result = {
         "hr_bpm": metrics.hr_bpm,
