@@ -20,17 +20,33 @@ def add_bus_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def subscribe_endpoint(args: argparse.Namespace) -> str:
-    """The endpoint from --endpoint, else from --config, else the default."""
-    if args.endpoint:
-        return str(args.endpoint)
-    if args.config:
+def _endpoint(flag_value: str | None, config_path: str | None, key: str, default: str) -> str:
+    if flag_value:
+        return str(flag_value)
+    if config_path:
         from runtime.config import load_config
 
-        return load_config(args.config).bus.subscribe_endpoint
+        return str(getattr(load_config(config_path).bus, key))
+    return default
+
+
+def subscribe_endpoint(args: argparse.Namespace) -> str:
+    """The endpoint from --endpoint, else from --config, else the default."""
     from runtime.client import DEFAULT_SUBSCRIBE_ENDPOINT
 
-    return DEFAULT_SUBSCRIBE_ENDPOINT
+    return _endpoint(args.endpoint, args.config, "subscribe_endpoint", DEFAULT_SUBSCRIBE_ENDPOINT)
+
+
+def publish_endpoint(args: argparse.Namespace) -> str:
+    """The endpoint from --publish-endpoint, else from --config, else the default."""
+    from runtime.client import DEFAULT_PUBLISH_ENDPOINT
+
+    return _endpoint(
+        getattr(args, "publish_endpoint", None),
+        args.config,
+        "publish_endpoint",
+        DEFAULT_PUBLISH_ENDPOINT,
+    )
 
 
 def bus_keys(args: argparse.Namespace) -> Any:

@@ -7,13 +7,18 @@ import json
 from datetime import datetime
 
 from runtime.cli import _exit
-from runtime.cli._common import add_bus_arguments, bus_keys, subscribe_endpoint
+from runtime.cli._common import (
+    add_bus_arguments,
+    bus_keys,
+    publish_endpoint,
+    subscribe_endpoint,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "mark",
-        help="put a marker (e.g. \"eyes closed\") into the running session",
+        help='put a marker (e.g. "eyes closed") into the running session',
         description=(
             "Publish a marker on the bus of a running daemon. The driver writes its value into "
             "the board's marker channel (insert_marker), the recorder keeps label and value, "
@@ -23,28 +28,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("label", help="what happened, e.g. \"eyes closed\"")
-    parser.add_argument("--value", type=float, default=None,
-                        help="the number written to the marker channel (non-zero)")
-    parser.add_argument("--publish-endpoint", default=None,
-                        help="broker publish endpoint (default: [bus] of --config)")
+    parser.add_argument("label", help='what happened, e.g. "eyes closed"')
+    parser.add_argument(
+        "--value",
+        type=float,
+        default=None,
+        help="the number written to the marker channel (non-zero)",
+    )
+    parser.add_argument(
+        "--publish-endpoint",
+        default=None,
+        help="broker publish endpoint (default: [bus] of --config)",
+    )
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the bus")
     parser.add_argument("--json", action="store_true", help="print the marker as JSON")
     add_bus_arguments(parser)
     parser.set_defaults(handler=_handle)
-
-
-def publish_endpoint(args: argparse.Namespace) -> str:
-    """The publish endpoint from --publish-endpoint, else from --config, else the default."""
-    if args.publish_endpoint:
-        return str(args.publish_endpoint)
-    if args.config:
-        from runtime.config import load_config
-
-        return load_config(args.config).bus.publish_endpoint
-    from runtime.client import DEFAULT_PUBLISH_ENDPOINT
-
-    return DEFAULT_PUBLISH_ENDPOINT
 
 
 def _handle(args: argparse.Namespace) -> int:

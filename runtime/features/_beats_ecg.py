@@ -18,9 +18,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, find_peaks, sosfiltfilt
 
-from runtime.features._errors import SignalError
-from runtime.features._runs import finite_runs
-from runtime.features._validate import as_1d_float, check_fs
+from runtime.features._runs import detect_in_finite_runs
 
 __all__ = ["detect_beats_ecg"]
 
@@ -31,7 +29,6 @@ _REFRACTORY_S = 0.2
 _T_WAVE_S = 0.36
 _SEARCH_S = 0.1
 _LEARN_S = 2.0
-_MIN_RUN_S = 2.0
 
 
 @lru_cache(maxsize=32)
@@ -80,11 +77,7 @@ def _classify(mwi: np.ndarray, slope: np.ndarray, cand: np.ndarray, fs: float) -
         if h <= thr1 or (accepted and p - accepted[-1] < int(_REFRACTORY_S * fs)):
             npki = 0.125 * h + 0.875 * npki
             continue
-        if (
-            accepted
-            and p - accepted[-1] < t_wave
-            and slope[p] < 0.5 * accepted_slope[-1]
-        ):
+        if accepted and p - accepted[-1] < t_wave and slope[p] < 0.5 * accepted_slope[-1]:
             npki = 0.125 * h + 0.875 * npki
             continue
         if accepted:
@@ -138,18 +131,6 @@ def detect_beats_ecg(x: np.ndarray, fs: float) -> np.ndarray:
     beats : int64 array
         Increasing sample indices of the R peaks (into ``x``).
     """
-    fs = check_fs(fs)
-    x = as_1d_float(x)
-    if fs < 50.0:
-        raise SignalError(
-            f"The argument 'fs' must be at least 50 Hz for ECG beat detection; {fs} is too "
-            "low for the 5–15 Hz QRS band."
-        )
-    if x.size < _MIN_RUN_S * fs:
-        raise SignalError(
-            f"The signal is {x.size / fs:.2f} s long ({x.size} samples at {fs:g} Hz); "
-            f"beat detection needs ≥ {_MIN_RUN_S:g} s. Pass a longer recording."
-        )
-    runs = finite_runs(x, int(_MIN_RUN_S * fs))
-    parts = [_detect_run(x[a:b], fs) + a for a, b in runs]
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+    return detect_in_finite_runs(
+        x, fs, _detect_run, min_fs=50.0, kind="ECG", why="the 5–15 Hz QRS band"
+    )

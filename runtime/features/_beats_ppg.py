@@ -14,9 +14,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, sosfiltfilt
 
-from runtime.features._errors import SignalError
-from runtime.features._runs import finite_runs
-from runtime.features._validate import as_1d_float, check_fs
+from runtime.features._runs import detect_in_finite_runs
 
 __all__ = ["detect_beats_ppg"]
 
@@ -26,7 +24,6 @@ _BEAT_OFFSET = 0.02
 _REFRACTORY_S = 0.3
 _BAND_HZ = (0.5, 8.0)
 #: Shortest finite run searched for beats, in seconds (and shortest signal accepted).
-_MIN_RUN_S = 2.0
 
 
 @lru_cache(maxsize=32)
@@ -77,18 +74,11 @@ def detect_beats_ppg(x: np.ndarray, fs: float) -> np.ndarray:
     beats : int64 array
         Increasing sample indices of the beats (into ``x``).
     """
-    fs = check_fs(fs)
-    x = as_1d_float(x)
-    if fs < 20.0:
-        raise SignalError(
-            f"The argument 'fs' must be at least 20 Hz for PPG beat detection; {fs} is too "
-            "low (the 0.5–8 Hz pulse band and 111 ms blocks need finer sampling)."
-        )
-    if x.size < _MIN_RUN_S * fs:
-        raise SignalError(
-            f"The signal is {x.size / fs:.2f} s long ({x.size} samples at {fs:g} Hz); "
-            f"beat detection needs ≥ {_MIN_RUN_S:g} s. Pass a longer recording."
-        )
-    runs = finite_runs(x, int(_MIN_RUN_S * fs))
-    parts = [_detect_run(x[a:b], fs) + a for a, b in runs]
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+    return detect_in_finite_runs(
+        x,
+        fs,
+        _detect_run,
+        min_fs=20.0,
+        kind="PPG",
+        why="the 0.5–8 Hz pulse band and 111 ms blocks need finer sampling",
+    )
