@@ -73,11 +73,7 @@ class ControlClient:
     def current(self, now: float | None = None) -> Control:
         """The latest valid control, or the safe state when there is none or it has expired."""
         control = self._latest
-        if control.safe and control.ttl_s == 0.0:
-            return control
-        if control.expired(now):
-            return expire(control, now)
-        return control
+        return expire(control, now) if control.expired(now) else control
 
     def is_live(self, now: float | None = None) -> bool:
         """True when control from the daemon is held and has not expired."""
