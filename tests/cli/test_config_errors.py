@@ -41,7 +41,9 @@ def test_unknown_keys_are_named(tmp_path):
 
 
 def test_out_of_range_values_say_the_bound(tmp_path):
-    with pytest.raises(ConfigError, match=r"\[controller\] attention_high = 1.5: .*less than or equal to 1"):
+    with pytest.raises(
+        ConfigError, match=r"\[controller\] attention_high = 1.5: .*less than or equal to 1"
+    ):
         _load(tmp_path, "[controller]\nattention_high = 1.5\n")
     with pytest.raises(ConfigError, match=r"\[features.eeg\] window_s = -4"):
         _load(tmp_path, "[features.eeg]\nwindow_s = -4\n")
@@ -74,8 +76,8 @@ def test_command_line_overrides_are_validated_too():
 
 _toml_values = st.recursive(
     st.one_of(st.integers(), st.floats(allow_nan=True), st.text(max_size=8), st.booleans()),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(
-        st.text(max_size=8), children, max_size=3
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
     ),
     max_leaves=8,
 )

@@ -33,7 +33,9 @@ def _modes(recording) -> dict[int, str]:
             )
             modes[index] = policy.step(t, t).mode
         else:
-            policy.observe_stress(estimate.stress, estimate.valid, estimate.reason, t, estimate.hop_s)
+            policy.observe_stress(
+                estimate.stress, estimate.valid, estimate.reason, t, estimate.hop_s
+            )
     return modes
 
 
