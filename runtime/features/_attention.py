@@ -38,6 +38,13 @@ __all__ = ["AttentionEstimate", "AttentionEstimator"]
 logger = logging.getLogger("runtime.features")
 
 _FEATURE = "log_engagement"
+
+
+def _channel_key(label: str) -> str:
+    """Baseline key of one channel's log engagement index."""
+    return f"{_FEATURE}:{label}"
+
+
 #: Fewest baseline windows, as a share of those a clean ``baseline_s`` would give.
 _MIN_BASELINE_SHARE = 0.5
 
@@ -147,6 +154,8 @@ class AttentionEstimator:
         self._min_baseline_windows = max(1, math.ceil(_MIN_BASELINE_SHARE * expected))
         self._smoothed: float | None = None
         self._smoothed_time_s = 0.0
+        self._z: float | None = None
+        self._z_time_s = 0.0
         self.baseline = RobustBaseline(meta=self._baseline_meta())
 
     def push(self, chunk: np.ndarray) -> list[AttentionEstimate]:
@@ -237,31 +246,64 @@ class AttentionEstimator:
         ok = (beta > 0) & (alpha + theta > 0)
         if not ok.any():
             return self._invalid(base, "no band power in θ, α or β")
-        log_e = float(np.median(np.log(beta[ok]) - np.log(alpha[ok] + theta[ok])))
+        per_channel = np.log(beta) - np.log(alpha + theta)
+        log_e = float(np.median(per_channel[ok]))
         smoothed = self._smooth(log_e, time_s)
+        good_labels = [self.labels[i] for i in good]
         base.update(
             log_engagement=smoothed,
             engagement_index=math.exp(log_e),
             band_powers={n: float(p) for n, p in zip(BAND_NAMES, powers.mean(axis=0), strict=True)},
-            channels_used=tuple(self.labels[i] for i in good),
+            channels_used=tuple(good_labels),
         )
         if not self.baseline.calibrated:
-            reason = self._calibrate(smoothed, [quality[i] for i in good], time_s)
+            channel_values = [
+                (_channel_key(label), float(v))
+                for label, v, fine in zip(good_labels, per_channel, ok, strict=True)
+                if fine
+            ]
+            reason = self._calibrate(smoothed, [quality[i] for i in good], time_s, channel_values)
             if reason:
                 return self._invalid(base, reason)
-        median, scale = self.baseline.stats(_FEATURE)
-        z = (smoothed - median) / max(scale, s.min_scale)
+        # Each channel against its own baseline, then the median: a channel dropping in or out
+        # of the good set (a blink, a loose electrode) does not shift the estimate, as it
+        # would if channels with different resting engagement were pooled first.
+        z_channels = []
+        for label, value, fine in zip(good_labels, per_channel, ok, strict=True):
+            stats = self.baseline.get(_channel_key(label)) if fine else None
+            if stats is not None:
+                z_channels.append((value - stats[0]) / max(stats[1], s.min_scale))
+        if not z_channels:
+            return self._invalid(base, "no good channel has a baseline; recalibrate")
+        z = self._smooth_z(float(np.median(z_channels)), time_s)
         attention = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
         return AttentionEstimate(
             attention=attention, valid=True, calibrated=True, reason="", **base
         )
 
-    def _calibrate(self, smoothed: float, good: list[Any], time_s: float) -> str:
+    def _smooth_z(self, value: float, time_s: float) -> float:
+        """EMA of the baseline-relative z (τ = ``smoothing_tau_s``, on stream time)."""
+        tau = self.settings.smoothing_tau_s
+        if self._z is None or tau == 0:
+            self._z = value
+        else:
+            self._z += (1.0 - math.exp(-(time_s - self._z_time_s) / tau)) * (value - self._z)
+        self._z_time_s = time_s
+        return self._z
+
+    def _calibrate(
+        self,
+        smoothed: float,
+        good: list[Any],
+        time_s: float,
+        channel_values: list[tuple[str, float]],
+    ) -> str:
         """Collect a valid window; freeze when enough. Returns the reason while calibrating."""
         s = self.settings
         ending = time_s > max(s.baseline_s, self.window_s)
         if not ending or self.baseline.count(_FEATURE) < self._min_baseline_windows:
             self.baseline.add(**{_FEATURE: smoothed})
+            self.baseline.add_values(channel_values)
             self.baseline.add_values(
                 (share_key(band, q.name), getattr(q, f"{band}_share"))
                 for q in good
