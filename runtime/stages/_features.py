@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from runtime.bus import BusPublisher, Message
 from runtime.config import FeaturesConfig, SourceConfig
@@ -43,6 +44,10 @@ class FeatureStage:
         self.heart_topic = {"ppg": "raw.ppg", "ecg": "raw.ecg"}.get(source.heart_signal)
 
     def __call__(self, context: StageContext) -> None:
+        # The estimators' matrices are small: a BLAS thread pool only spin-waits on them and
+        # takes cores from the training job (64 ch at 1 kHz: 55 % of a core with OpenBLAS's
+        # default threads, 12 % with one; docs/benchmarks.md). The limit is process-wide.
+        threadpool_limits(limits=1, user_api="blas")
         topics = ("raw.eeg",) + ((self.heart_topic,) if self.heart_topic else ())
         subscriber = context.subscriber(topics)
         publisher = context.publisher()
