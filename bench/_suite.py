@@ -1,0 +1,383 @@
+"""``kintsugi bench`` / ``python -m bench``: every benchmark module, one table, one JSON.
+
+Each module runs in a fresh subprocess (``bench/_runner.py``) one after the other, so their
+figures never share a process or a core. The JSON holds the headline keys of the issue at
+the top level (``None`` when the module that makes one failed or was not run), each
+target with its verdict, the machine it ran on, and every module's full result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench._common import (
+    REPO,
+    format_value,
+    is_finite_number,
+    json_ready,
+    machine_info,
+    print_table,
+)
+
+#: Exit codes, as runtime/cli/_exit.py names them.
+OK, FOUND, USAGE_ERROR, STARTUP_FAILURE = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """One benchmark module: what it is called here and how to run it."""
+
+    name: str
+    module: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    has_smoke: bool = False
+    #: For modules whose run() prints nothing: their own print function, or "keys".
+    print_with: str | None = None
+    #: Part of a --quick run (otherwise only of a full run, or when --only names it).
+    in_quick: bool = True
+    timeout_quick_s: float = 240.0
+    timeout_full_s: float = 1800.0
+
+
+MODULES: tuple[ModuleSpec, ...] = (
+    ModuleSpec("startup", "bench.bench_startup", has_smoke=True),
+    ModuleSpec("features", "bench.bench_features", has_smoke=True),
+    ModuleSpec("replay", "bench.bench_replay", has_smoke=True),
+    ModuleSpec("cpu", "bench.bench_cpu", has_smoke=True),
+    ModuleSpec("e2e", "bench.bench_e2e", kwargs={"load": True}, print_with="print_table"),
+    ModuleSpec("applied", "bench.bench_applied", has_smoke=True),
+    ModuleSpec("resolver", "bench.bench_resolver"),
+    ModuleSpec("training", "bench.bench_training", print_with="keys"),
+    ModuleSpec("priority", "bench.bench_priority", has_smoke=True, in_quick=False),
+)
+MODULE_NAMES = tuple(spec.name for spec in MODULES)
+
+
+def _copy(*keys: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda r: {k: r.get(k) for k in keys}
+
+
+def _training(r: dict[str, Any]) -> dict[str, Any]:
+    # The issue's client_overhead_pct is "client plus actuators"; bench_training calls
+    # that client_plus_actuator_overhead_pct and the client alone client_overhead_pct.
+    return {
+        "client_overhead_pct": r.get("client_plus_actuator_overhead_pct"),
+        "client_only_overhead_pct": r.get("client_overhead_pct"),
+        "actuator_overhead_pct": r.get("actuator_overhead_pct"),
+        "training_step_ms": r.get("step_ms"),
+        "distributed_overhead_pct": r.get("distributed_overhead_pct"),
+    }
+
+
+def _prefixed(prefix: str, *, skip: str = "_detail") -> Callable[[dict[str, Any]], dict]:
+    return lambda r: {k: v for k, v in r.items() if k.startswith(prefix) and skip not in k}
+
+
+def _features(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        f"features_{k}": v
+        for k, v in r.items()
+        if k.startswith(("eeg_", "ppg_", "ecg_")) and k.endswith(("_ms", "_ratio"))
+    }
+
+
+#: How each module's result feeds the top level of the JSON.
+HEADLINES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "startup": _copy(
+        "startup_first_control_s",
+        "startup_first_feature_control_s",
+        "startup_floor_board_first_sample_s",
+        "cli_help_s",
+    ),
+    "features": _features,
+    "replay": _prefixed("replay_factor_"),
+    "cpu": _prefixed("cpu_pct_"),
+    "e2e": _copy("e2e_p50_ms", "e2e_p99_ms", "floor_p50_ms", "floor_p99_ms"),
+    "applied": _copy(
+        "sample_to_applied_p50_ms",
+        "sample_to_applied_p99_ms",
+        "sample_to_received_p50_ms",
+        "sample_to_received_p99_ms",
+    ),
+    "resolver": _copy("resolver_p50_ms", "resolver_p99_ms", "idle_resolver_p99_ms"),
+    "training": _training,
+    "priority": lambda r: {k: v for k, v in r.items() if k.endswith(("_p50_ms", "_p99_ms"))},
+}
+
+#: Keys the JSON always holds (None when not measured), by the module that makes them.
+REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "startup": ("startup_first_control_s", "startup_floor_board_first_sample_s"),
+    "features": (
+        "features_eeg_ours_ms",
+        "features_eeg_brainflow_ratio",
+        "features_eeg_mne_ratio",
+        "features_eeg_neurokit2_ratio",
+        "features_ppg_ours_ms",
+        "features_ppg_neurokit2_ratio",
+        "features_ppg_heartpy_ratio",
+    ),
+    "replay": ("replay_factor_16ch_250hz",),
+    "cpu": ("cpu_pct_64ch_1000hz",),
+    "e2e": ("e2e_p50_ms", "e2e_p99_ms", "floor_p50_ms", "floor_p99_ms"),
+    "applied": ("sample_to_applied_p50_ms", "sample_to_applied_p99_ms"),
+    "resolver": ("resolver_p50_ms", "resolver_p99_ms"),
+    "training": ("client_overhead_pct",),
+}
+
+#: (key, comparison, target) on this 2-core machine, from the issue.
+TARGETS: tuple[tuple[str, str, float], ...] = (
+    ("e2e_p50_ms", "<=", 5.0),
+    ("e2e_p99_ms", "<=", 25.0),
+    ("replay_factor_16ch_250hz", ">=", 60.0),
+    ("cpu_pct_64ch_1000hz", "<=", 25.0),
+    ("client_overhead_pct", "<=", 1.0),
+    ("resolver_p99_ms", "<=", 10.0),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``python -m bench`` (``kintsugi bench`` declares the same ones)."""
+    parser.add_argument("--quick", action="store_true", help="short runs: under 5 minutes")
+    parser.add_argument("--json", default=None, metavar="PATH", help="write the results here")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny budgets, modules that have a smoke mode only"
+    )
+    parser.add_argument(
+        "--only",
+        default=None,
+        metavar="NAMES",
+        help=f"comma-separated modules to run, of: {','.join(MODULE_NAMES)}",
+    )
+
+
+def select_modules(only: str | None) -> list[ModuleSpec]:
+    """The modules ``--only`` names (all when None); ValueError names an unknown one."""
+    if not only:
+        return list(MODULES)
+    names = [n.strip() for n in only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in MODULE_NAMES]
+    if unknown or not names:
+        raise ValueError(
+            f"--only {only!r}: unknown module(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(MODULE_NAMES)}"
+        )
+    return [spec for spec in MODULES if spec.name in names]
+
+
+def plan_modules(*, quick: bool, smoke: bool, only: str | None) -> list[ModuleSpec]:
+    """What a run does: ``--only``'s modules (or all); in smoke mode only those that have
+    one; in a quick run without ``--only`` only those that are part of quick runs."""
+    specs = select_modules(only)
+    if smoke:
+        specs = [s for s in specs if s.has_smoke]
+    if quick and not only:
+        specs = [s for s in specs if s.in_quick]
+    return specs
+
+
+def run_module(spec: ModuleSpec, quick: bool, smoke: bool) -> dict[str, Any]:
+    """Run one module in a subprocess; ``{"result", "error", "wall_s"}``."""
+    timeout = 120.0 if smoke else (spec.timeout_quick_s if quick else spec.timeout_full_s)
+    print(f"── {spec.name} ({spec.module}) " + "─" * 40, flush=True)
+    with tempfile.TemporaryDirectory(prefix="kintsugi-bench-") as tmp:
+        out = Path(tmp) / "result.json"
+        command = [sys.executable, "-m", "bench._runner", spec.module, "--out", str(out),
+                   "--kwargs", json.dumps(spec.kwargs)]
+        command += ["--quick"] if quick or smoke else []
+        command += ["--smoke"] if smoke else []
+        command += ["--print-with", spec.print_with] if spec.print_with else []
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        start = time.perf_counter()
+        error = None
+        try:
+            process = subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True)
+            code = process.wait(timeout=timeout)
+            if code != 0:
+                error = f"exited with code {code}"
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+            error = f"timed out after {timeout:.0f} s"
+        wall = time.perf_counter() - start
+        result = json.loads(out.read_text()) if error is None and out.exists() else {}
+    if error:
+        print(f"{spec.name}: FAILED ({error})", flush=True)
+    return {"result": result, "error": error, "wall_s": wall}
+
+
+def _beside(key: str, values: dict[str, Any], modules: dict[str, Any]) -> str:
+    """The floor or peer shown beside a headline figure."""
+    def get(module: str, k: str) -> Any:
+        return (modules.get(module) or {}).get("result", {}).get(k)
+
+    def fmt(label: str, value: Any, unit: str = "") -> str:
+        return f"{label} {format_value(value)}{unit}" if value is not None else "–"
+
+    if key in ("e2e_p50_ms", "e2e_p99_ms"):
+        return fmt("raw pyzmq, same hops", values.get(key.replace("e2e", "floor")))
+    if key.startswith("sample_to_applied"):
+        return fmt("received by a subscriber", values.get(key.replace("applied", "received")))
+    if key == "replay_factor_16ch_250hz":
+        alone = (get("replay", "injected") or {}).get("16ch_250hz", {})
+        return fmt("estimator alone, no bus", alone.get("estimator_alone_factor"), "×")
+    if key == "cpu_pct_64ch_1000hz":
+        return fmt("injector + broker + decode", values.get("cpu_pct_64ch_1000hz_bus_only"), " %")
+    if key == "client_overhead_pct":
+        return fmt("of a plain step of", values.get("training_step_ms"), " ms")
+    if key == "resolver_p99_ms":
+        return fmt("idle machine", get("resolver", "idle_resolver_p99_ms"))
+    if key == "startup_first_control_s":
+        floor = values.get("startup_floor_board_first_sample_s")
+        return fmt("imports + board → first sample", floor, " s")
+    if key.startswith("priority_"):
+        same = "priority_2t_nice0_" + key.split("_", 3)[3]
+        return fmt("2 threads at nice 0", values.get(same))
+    if key.startswith("features_") and key.endswith("_ratio"):
+        kind = key.split("_")[1]
+        return fmt("ours", values.get(f"features_{kind}_ours_ms"), " ms")
+    return ""
+
+
+SUMMARY_KEYS = (
+    "e2e_p50_ms",
+    "e2e_p99_ms",
+    "priority_2t_nice10_e2e_p50_ms",
+    "priority_2t_nice10_e2e_p99_ms",
+    "priority_1t_nice0_e2e_p50_ms",
+    "priority_1t_nice0_e2e_p99_ms",
+    "sample_to_applied_p50_ms",
+    "sample_to_applied_p99_ms",
+    "replay_factor_16ch_250hz",
+    "cpu_pct_64ch_1000hz",
+    "client_overhead_pct",
+    "resolver_p99_ms",
+    "startup_first_control_s",
+    "features_eeg_brainflow_ratio",
+    "features_eeg_mne_ratio",
+    "features_eeg_neurokit2_ratio",
+    "features_ppg_neurokit2_ratio",
+    "features_ppg_heartpy_ratio",
+)
+
+
+def evaluate_targets(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each target: its value, comparison and whether it is met (None: not measured)."""
+    out = {}
+    for key, op, target in TARGETS:
+        value = values.get(key)
+        met = None
+        if is_finite_number(value):
+            met = value <= target if op == "<=" else value >= target
+        out[key] = {"value": value, "op": op, "target": target, "met": met}
+    return out
+
+
+def print_summary(report: dict[str, Any]) -> None:
+    """The headline figures, each beside its floor or peer, with its target and verdict."""
+    targets = report["targets"]
+    rows = []
+    for key in SUMMARY_KEYS:
+        if key not in report:
+            continue
+        t = targets.get(key)
+        verdict = "" if t is None else {None: "–", True: "ok", False: "MISSED"}[t["met"]]
+        rows.append(
+            [
+                key,
+                report.get(key),
+                _beside(key, report, report["modules"]),
+                "" if t is None else f"{t['op']} {t['target']:g}",
+                verdict,
+            ]
+        )
+    print_table(
+        "═══ kintsugi bench: summary ═══",
+        ["figure", "value", "beside it (same run)", "target", "verdict"],
+        rows,
+    )
+    failed = [n for n, m in report["modules"].items() if m["error"]]
+    if failed:
+        print(f"modules that failed: {', '.join(failed)}")
+    machine = report["machine"]
+    print(
+        f"{machine['cpu_model']}, {machine['cpus_usable']} cores; load average at start "
+        f"{machine['load_avg_1_5_15']}, at end {report['load_avg_end']}; "
+        f"total {report['total_s']:.0f} s",
+        flush=True,
+    )
+
+
+def run_suite(
+    *, quick: bool, smoke: bool = False, only: str | None = None
+) -> dict[str, Any]:
+    """Run the selected modules and build the report (the JSON's content)."""
+    specs = plan_modules(quick=quick, smoke=smoke, only=only)
+    report: dict[str, Any] = {
+        "quick": quick,
+        "smoke": smoke,
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+    }
+    for keys in REQUIRED_KEYS.values():
+        report.update(dict.fromkeys(keys))
+    modules: dict[str, Any] = {}
+    start = time.perf_counter()
+    for spec in specs:
+        outcome = run_module(spec, quick, smoke)
+        modules[spec.name] = outcome
+        if outcome["result"]:
+            report.update(HEADLINES[spec.name](outcome["result"]))
+    report["total_s"] = time.perf_counter() - start
+    report["load_avg_end"] = [round(v, 2) for v in os.getloadavg()]
+    report["targets"] = evaluate_targets(report)
+    report["modules"] = modules
+    return json_ready(report)
+
+
+def run_and_report(
+    *, quick: bool, json_path: str | None, smoke: bool = False, only: str | None = None
+) -> int:
+    """Run, print the summary, write the JSON; returns the exit code.
+
+    3 if a module failed, 1 if a target was missed (not judged in smoke mode), else 0.
+    """
+    report = run_suite(quick=quick, smoke=smoke, only=only)
+    print_summary(report)
+    if json_path:
+        path = Path(json_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"results written to {path}")
+    if any(m["error"] for m in report["modules"].values()):
+        return STARTUP_FAILURE
+    missed = [k for k, t in report["targets"].items() if t["met"] is False]
+    return FOUND if missed and not smoke else OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmarks of the whole runtime on this machine, side by side with "
+        "their floors and peers (the same as `kintsugi bench`).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_and_report(
+            quick=args.quick, json_path=args.json, smoke=args.smoke, only=args.only
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+        return USAGE_ERROR  # not reached: parser.error exits
