@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -272,13 +274,37 @@ def test_bad_raw_chunks_never_give_non_finite_or_out_of_bounds_control(array):
         assert limits.min_intensity <= intensity <= limits.max_intensity
 
 
-def test_sigterm_stops_cleanly_and_a_second_sigint_forces(tmp_path):
+def test_sigterm_stops_the_daemon_cleanly(tmp_path):
     config, _, _ = write_config(tmp_path)
     daemon = DaemonProcess(config)
     daemon.proc.send_signal(signal.SIGTERM)
     assert daemon.proc.wait(timeout=15) == 0
     assert "stopped" in daemon.stdout_path.read_text()
-    daemon = DaemonProcess(config)
-    daemon.proc.send_signal(signal.SIGINT)
-    daemon.proc.send_signal(signal.SIGINT)
-    assert daemon.proc.wait(timeout=15) in (0, 130)  # forced, or already clean
+
+
+_IGNORES_STOP = """
+import sys, threading, time
+from runtime.cli._run import _install_signal_handlers
+stop = threading.Event()
+_install_signal_handlers(stop)
+print("ready", flush=True)
+while True:  # a shutdown that never finishes: only a forced exit ends this
+    time.sleep(0.05)
+"""
+
+
+def test_a_second_sigint_forces_exit_130_when_shutdown_hangs():
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _IGNORES_STOP], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGINT)  # asks for a clean stop, which never comes
+        time.sleep(0.5)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
