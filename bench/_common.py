@@ -202,9 +202,7 @@ def machine_info() -> dict[str, Any]:
 
 def is_finite_number(value: object) -> bool:
     """True for an int or float (not bool) that is finite."""
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def json_ready(value: Any) -> Any:
@@ -251,3 +249,27 @@ def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
         c.ljust(w) if i == 0 else c.rjust(w)
         for i, (c, w) in enumerate(zip(cells, widths, strict=True))
     )
+
+
+def module_main(
+    run: Any,
+    doc: str | None,
+    argv: list[str] | None,
+    *,
+    quick_help: str = "shorter run",
+    smoke_help: str = "tiny budgets (tests)",
+) -> int:
+    """The command line every benchmark module shares: ``--quick``, ``--smoke``, ``--json``."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0] if doc else None)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--smoke", action="store_true", help=smoke_help)
+    parser.add_argument("--json", type=Path, default=None, help="write the result here")
+    args = parser.parse_args(argv)
+    result = run(args.quick, smoke=args.smoke)
+    if args.json:
+        args.json.write_text(json.dumps(json_ready(result), indent=2))
+    return 0

@@ -192,8 +192,16 @@ def run_module(spec: ModuleSpec, quick: bool, smoke: bool) -> dict[str, Any]:
     print(f"── {spec.name} ({spec.module}) " + "─" * 40, flush=True)
     with tempfile.TemporaryDirectory(prefix="kintsugi-bench-") as tmp:
         out = Path(tmp) / "result.json"
-        command = [sys.executable, "-m", "bench._runner", spec.module, "--out", str(out),
-                   "--kwargs", json.dumps(spec.kwargs)]
+        command = [
+            sys.executable,
+            "-m",
+            "bench._runner",
+            spec.module,
+            "--out",
+            str(out),
+            "--kwargs",
+            json.dumps(spec.kwargs),
+        ]
         command += ["--quick"] if quick or smoke else []
         command += ["--smoke"] if smoke else []
         command += ["--print-with", spec.print_with] if spec.print_with else []
@@ -218,6 +226,7 @@ def run_module(spec: ModuleSpec, quick: bool, smoke: bool) -> dict[str, Any]:
 
 def _beside(key: str, values: dict[str, Any], modules: dict[str, Any]) -> str:
     """The floor or peer shown beside a headline figure."""
+
     def get(module: str, k: str) -> Any:
         return (modules.get(module) or {}).get("result", {}).get(k)
 
@@ -318,9 +327,7 @@ def print_summary(report: dict[str, Any]) -> None:
     )
 
 
-def run_suite(
-    *, quick: bool, smoke: bool = False, only: str | None = None
-) -> dict[str, Any]:
+def run_suite(*, quick: bool, smoke: bool = False, only: str | None = None) -> dict[str, Any]:
     """Run the selected modules and build the report (the JSON's content)."""
     specs = plan_modules(quick=quick, smoke=smoke, only=only)
     report: dict[str, Any] = {

@@ -20,15 +20,12 @@ estimate published (feature stage, including the estimate) → control published
 
 from __future__ import annotations
 
-import argparse
-import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from bench._common import REPO, json_ready, loopback_bus, print_table, summarise_ms
+from bench._common import REPO, loopback_bus, module_main, print_table, summarise_ms
 
 _JOB = """
 import sys, time
@@ -83,8 +80,15 @@ def measure(seconds: float) -> dict[str, Any]:
             daemon.subscribe_endpoint, ("model.status", "control", "features.attention")
         )
         job = subprocess.Popen(
-            [sys.executable, "-W", "ignore", "-c", _JOB, daemon.subscribe_endpoint,
-             daemon.publish_endpoint],
+            [
+                sys.executable,
+                "-W",
+                "ignore",
+                "-c",
+                _JOB,
+                daemon.subscribe_endpoint,
+                daemon.publish_endpoint,
+            ],
             cwd=REPO,
             stdout=subprocess.PIPE,
             text=True,
@@ -160,36 +164,41 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
         f"{seconds:.0f} s",
         ["measure", "p50 ms", "p99 ms", "max ms", "n"],
         [
-            ["received by a subscriber", r["sample_to_received_p50_ms"],
-             r["sample_to_received_p99_ms"], r["sample_to_received_max_ms"],
-             r["sample_to_received_n"]],
+            [
+                "received by a subscriber",
+                r["sample_to_received_p50_ms"],
+                r["sample_to_received_p99_ms"],
+                r["sample_to_received_max_ms"],
+                r["sample_to_received_n"],
+            ],
             *(
-                [f"  of which {label}", r[f"split_{part}_p50_ms"], r[f"split_{part}_p99_ms"],
-                 None, None]
+                [
+                    f"  of which {label}",
+                    r[f"split_{part}_p50_ms"],
+                    r[f"split_{part}_p99_ms"],
+                    None,
+                    None,
+                ]
                 for part, label in (
                     ("raw_to_features", "raw → estimate published"),
                     ("features_to_control", "estimate → control published"),
                     ("control_to_client", "control → received"),
                 )
             ),
-            ["applied by the training job", r["sample_to_applied_p50_ms"],
-             r["sample_to_applied_p99_ms"], r["sample_to_applied_max_ms"],
-             r["sample_to_applied_n"]],
+            [
+                "applied by the training job",
+                r["sample_to_applied_p50_ms"],
+                r["sample_to_applied_p99_ms"],
+                r["sample_to_applied_max_ms"],
+                r["sample_to_applied_n"],
+            ],
         ],
     )
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="12 s, not 60")
-    parser.add_argument("--smoke", action="store_true", help="5 s (tests)")
-    parser.add_argument("--json", type=Path, default=None, help="write the result here")
-    args = parser.parse_args(argv)
-    result = run(args.quick, smoke=args.smoke)
-    if args.json:
-        args.json.write_text(json.dumps(json_ready(result), indent=2))
-    return 0
+    return module_main(run, __doc__, argv, quick_help="12 s, not 60", smoke_help="5 s (tests)")
 
 
 if __name__ == "__main__":

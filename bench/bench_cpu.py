@@ -129,8 +129,9 @@ def child_bus_only(channels: int, fs: float, warmup_s: float, seconds: float) ->
     consumer = threading.Thread(target=consume, daemon=True)
     consumer.start()
     subscribed.wait(10)
-    context = StageContext("driver", broker.publish_endpoint, broker.subscribe_endpoint, stop,
-                           zmq_context=ctx)
+    context = StageContext(
+        "driver", broker.publish_endpoint, broker.subscribe_endpoint, stop, zmq_context=ctx
+    )
     injector = SupervisedStage(context, ChunkInjector(plan))
     injector.start()
     time.sleep(warmup_s)
@@ -229,12 +230,20 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
         "board": "real daemon, synthetic board",
     }
     for mode, channels, fs in cases:
-        case = {"mode": mode, "channels": channels, "fs": fs, "warmup_s": warmup,
-                "seconds": seconds}
+        case = {
+            "mode": mode,
+            "channels": channels,
+            "fs": fs,
+            "warmup_s": warmup,
+            "seconds": seconds,
+        }
         result = _spawn(case, timeout_s=warmup + seconds + 60)
         name = f"{channels}ch_{fs}hz"
-        key = {"injected": f"cpu_pct_{name}", "bus_only": f"cpu_pct_{name}_bus_only",
-               "board": f"cpu_pct_{name}_synthetic_board"}[mode]
+        key = {
+            "injected": f"cpu_pct_{name}",
+            "bus_only": f"cpu_pct_{name}_bus_only",
+            "board": f"cpu_pct_{name}_synthetic_board",
+        }[mode]
         results[key] = result["cpu_pct"]
         results[f"{key}_detail"] = result
         rows.append(
@@ -254,8 +263,7 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
     )
     value = results["cpu_pct_64ch_1000hz"]
     verdict = "meets" if value <= TARGET_PCT else "MISSES"
-    print(f"target cpu_pct_64ch_1000hz ≤ {TARGET_PCT:.0f}: {verdict} ({value:.1f} %)\n",
-          flush=True)
+    print(f"target cpu_pct_64ch_1000hz ≤ {TARGET_PCT:.0f}: {verdict} ({value:.1f} %)\n", flush=True)
     return results
 
 

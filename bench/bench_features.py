@@ -22,19 +22,16 @@ its answer is from ours, so the comparison is between like results.
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
 import time
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench._common import json_ready, print_table
+from bench._common import module_main, print_table
 
 logger = logging.getLogger("bench")
 
@@ -108,14 +105,22 @@ def bench_eeg(n_windows: int) -> dict[str, Any]:
         return _engagement(compute_band_powers(w, fs))
 
     def brainflow(w: np.ndarray) -> float:
-        avg, _ = DataFilter.get_avg_band_powers(np.ascontiguousarray(w), list(range(n_ch)),
-                                                int(fs), False)
+        avg, _ = DataFilter.get_avg_band_powers(
+            np.ascontiguousarray(w), list(range(n_ch)), int(fs), False
+        )
         return _engagement(np.asarray(avg))
 
     def mne_welch(w: np.ndarray) -> float:
         psd, freqs = psd_array_welch(
-            w, fs, fmin=1.0, fmax=45.0, n_fft=500, n_overlap=250, n_per_seg=500,
-            window="hann", verbose=False,
+            w,
+            fs,
+            fmin=1.0,
+            fmax=45.0,
+            n_fft=500,
+            n_overlap=250,
+            n_per_seg=500,
+            window="hann",
+            verbose=False,
         )
         df = freqs[1] - freqs[0]
         powers = [psd[:, (freqs >= lo) & (freqs < hi)].sum(axis=-1) * df for lo, hi in EEG_BANDS]
@@ -274,8 +279,12 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
     }
     for name, label in labels.items():
         eeg_rows.append(
-            [label, r[f"eeg_{name}_ms"], r[f"eeg_{name}_ratio"],
-             r[f"eeg_{name}_engagement_rel_diff"] * 100]
+            [
+                label,
+                r[f"eeg_{name}_ms"],
+                r[f"eeg_{name}_ratio"],
+                r[f"eeg_{name}_engagement_rel_diff"] * 100,
+            ]
         )
     eeg_rows.append(
         ["ours: whole attention estimate", r["eeg_ours_attention_estimate_ms"], None, None]
@@ -293,10 +302,17 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
         [
             ["ours: compute_window_hrv", r["ppg_ours_ms"], 1.0, 0.0, 0.0],
             *(
-                [label, r[f"ppg_{n}_ms"], r[f"ppg_{n}_ratio"], r[f"ppg_{n}_hr_abs_diff_bpm"],
-                 r[f"ppg_{n}_rmssd_abs_diff_ms"]]
-                for n, label in (("neurokit2", "NeuroKit2 clean+peaks+hrv_time"),
-                                 ("heartpy", "HeartPy process"))
+                [
+                    label,
+                    r[f"ppg_{n}_ms"],
+                    r[f"ppg_{n}_ratio"],
+                    r[f"ppg_{n}_hr_abs_diff_bpm"],
+                    r[f"ppg_{n}_rmssd_abs_diff_ms"],
+                ]
+                for n, label in (
+                    ("neurokit2", "NeuroKit2 clean+peaks+hrv_time"),
+                    ("heartpy", "HeartPy process"),
+                )
             ),
         ],
     )
@@ -304,25 +320,29 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
         f"ECG → HR, RMSSD: 60 s sim/ windows at 250 Hz with true RR, {r['ecg_windows']} windows",
         ["method", "ms", "ratio", "|HR − true| bpm", "|RMSSD − true| ms"],
         [
-            ["ours: compute_window_hrv", r["ecg_ours_ms"], 1.0, r["ecg_ours_hr_error_bpm"],
-             r["ecg_ours_rmssd_error_ms"]],
-            ["NeuroKit2 ecg_peaks+hrv_time", r["ecg_neurokit2_ms"], r["ecg_neurokit2_ratio"],
-             r["ecg_neurokit2_hr_error_bpm"], r["ecg_neurokit2_rmssd_error_ms"]],
+            [
+                "ours: compute_window_hrv",
+                r["ecg_ours_ms"],
+                1.0,
+                r["ecg_ours_hr_error_bpm"],
+                r["ecg_ours_rmssd_error_ms"],
+            ],
+            [
+                "NeuroKit2 ecg_peaks+hrv_time",
+                r["ecg_neurokit2_ms"],
+                r["ecg_neurokit2_ratio"],
+                r["ecg_neurokit2_hr_error_bpm"],
+                r["ecg_neurokit2_rmssd_error_ms"],
+            ],
         ],
     )
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer windows")
-    parser.add_argument("--smoke", action="store_true", help="a few windows (tests)")
-    parser.add_argument("--json", type=Path, default=None, help="write the result here")
-    args = parser.parse_args(argv)
-    result = run(args.quick, smoke=args.smoke)
-    if args.json:
-        args.json.write_text(json.dumps(json_ready(result), indent=2))
-    return 0
+    return module_main(
+        run, __doc__, argv, quick_help="fewer windows", smoke_help="a few windows (tests)"
+    )
 
 
 if __name__ == "__main__":

@@ -15,13 +15,16 @@ Beside each: how many cores the job actually used, so the price of each set-up s
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from pathlib import Path
 from typing import Any
 
-from bench._common import TrainingLoad, json_ready, loopback_bus, print_table, summarise_ms
+from bench._common import (
+    TrainingLoad,
+    loopback_bus,
+    module_main,
+    print_table,
+    summarise_ms,
+)
 
 SETUPS: tuple[tuple[str, int, int], ...] = (
     ("2 threads, nice 0", 2, 0),
@@ -83,8 +86,13 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
         results.update(summary)
         results[f"{key}_cores_used"] = used
         rows.append(
-            [name, summary[f"{key}_e2e_p50_ms"], summary[f"{key}_e2e_p99_ms"], used,
-             summary[f"{key}_e2e_n"]]
+            [
+                name,
+                summary[f"{key}_e2e_p50_ms"],
+                summary[f"{key}_e2e_p99_ms"],
+                used,
+                summary[f"{key}_e2e_n"],
+            ]
         )
     print_table(
         f"end-to-end latency vs the training job's share of the cores ({rounds} × {seconds:.0f} s "
@@ -96,15 +104,13 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one round of 15 s per set-up")
-    parser.add_argument("--smoke", action="store_true", help="7 s per set-up (tests)")
-    parser.add_argument("--json", type=Path, default=None, help="write the result here")
-    args = parser.parse_args(argv)
-    result = run(args.quick, smoke=args.smoke)
-    if args.json:
-        args.json.write_text(json.dumps(json_ready(result), indent=2))
-    return 0
+    return module_main(
+        run,
+        __doc__,
+        argv,
+        quick_help="one round of 15 s per set-up",
+        smoke_help="7 s per set-up (tests)",
+    )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,6 @@ Run: ``python -m bench.bench_replay [--quick]``. Target: ``replay_factor_16ch_25
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import resource
 import shutil
@@ -30,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from bench._common import json_ready, loopback_bus, print_table
+from bench._common import loopback_bus, module_main, print_table
 from bench._pipeline import (
     EstimateLog,
     InjectedPipeline,
@@ -249,9 +247,7 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
             ]
         )
     results["injected"] = injected
-    keeping_up = [
-        (c["channels"], c["fs"]) for c in injected.values() if c["factor"] >= 1.0
-    ]
+    keeping_up = [(c["channels"], c["fs"]) for c in injected.values() if c["factor"] >= 1.0]
     results["largest_real_time_layouts"] = [f"{c}ch_{int(f)}hz" for c, f in keeping_up]
     results["target_factor"] = TARGET_FACTOR
     print_table(
@@ -270,15 +266,13 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 min of data, 2 s per layout")
-    parser.add_argument("--smoke", action="store_true", help="tiny run (tests)")
-    parser.add_argument("--json", type=Path, default=None, help="write the result here")
-    args = parser.parse_args(argv)
-    result = run(args.quick, smoke=args.smoke)
-    if args.json:
-        args.json.write_text(json.dumps(json_ready(result), indent=2))
-    return 0
+    return module_main(
+        run,
+        __doc__,
+        argv,
+        quick_help="5 min of data, 2 s per layout",
+        smoke_help="tiny run (tests)",
+    )
 
 
 if __name__ == "__main__":

@@ -15,8 +15,6 @@ processes, beside its floor measured the same way:
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import signal
 import statistics
@@ -26,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import REPO, free_tcp_port, json_ready, print_table
+from bench._common import REPO, free_tcp_port, module_main, print_table
 
 _BOARD_FLOOR = """
 import time
@@ -204,15 +202,9 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 repeats, not 7")
-    parser.add_argument("--smoke", action="store_true", help="one repeat (tests)")
-    parser.add_argument("--json", type=Path, default=None, help="write the result here")
-    args = parser.parse_args(argv)
-    result = run(args.quick, smoke=args.smoke)
-    if args.json:
-        args.json.write_text(json.dumps(json_ready(result), indent=2))
-    return 0
+    return module_main(
+        run, __doc__, argv, quick_help="2 repeats, not 7", smoke_help="one repeat (tests)"
+    )
 
 
 if __name__ == "__main__":
