@@ -11,9 +11,8 @@ training job loading both cores (``--load``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,25 +21,11 @@ from typing import Any
 import numpy as np
 import zmq
 
-LOAD_SCRIPT = """
-import torch, time
-torch.set_num_threads(2)
-m = torch.nn.Sequential(torch.nn.Linear(512, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10))
-opt = torch.optim.SGD(m.parameters(), lr=0.01)
-while True:
-    x = torch.randn(64, 512)
-    loss = m(x).square().mean()
-    opt.zero_grad(); loss.backward(); opt.step()
-"""
+from bench._common import TrainingLoad
 
 
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
-
-
-def start_load() -> subprocess.Popen:
-    """A CPU training job on both cores, as a training job beside the daemon would be."""
-    return subprocess.Popen([sys.executable, "-c", LOAD_SCRIPT])
 
 
 def measure_pipeline(seconds: float) -> list[float]:
@@ -153,14 +138,9 @@ def _relay(
 def run(quick: bool = False, load: bool = False) -> dict[str, Any]:
     """Measure; returns the figures (ms)."""
     seconds = 20.0 if quick else 60.0
-    loader = start_load() if load else None
-    try:
+    with TrainingLoad() if load else contextlib.nullcontext():
         pipeline = measure_pipeline(seconds)
         floor = measure_floor(300 if quick else 1000, payload_bytes=16 * 5 * 4)
-    finally:
-        if loader is not None:
-            loader.kill()
-            loader.wait()
     return {
         "e2e_p50_ms": percentile(pipeline, 50),
         "e2e_p99_ms": percentile(pipeline, 99),

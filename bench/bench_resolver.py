@@ -22,31 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from bench._common import TrainingLoad
+
 REPO = Path(__file__).resolve().parents[1]
 TARGET_P99_MS = 10.0
 #: Pause between decisions, as a controller's conflicts are sporadic (seconds apart in real
 #: use; shorter here to keep the run short).
 PACE_S = 0.002
 
-_TRAINING_JOB = """
-import sys, time, torch
-torch.set_num_threads(2)
-torch.manual_seed(0)
-model = torch.nn.Sequential(
-    torch.nn.Linear(512, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 1024), torch.nn.ReLU(),
-    torch.nn.Linear(1024, 10),
-)
-optimiser = torch.optim.SGD(model.parameters(), lr=1e-3)
-x, y = torch.randn(256, 512), torch.randint(0, 10, (256,))
-step = 0
-while True:
-    optimiser.zero_grad()
-    torch.nn.functional.cross_entropy(model(x), y).backward()
-    optimiser.step()
-    step += 1
-    if step == 3:
-        print("ready", flush=True)
-"""
 
 _COLD_START = """
 import time
@@ -59,45 +42,6 @@ runtime.resolver.EthicsResolver(session_seed=0)
 t3 = time.perf_counter()
 print((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 """
-
-
-class TrainingLoad:
-    """A torch training loop in a subprocess, using two threads, until stopped."""
-
-    def __init__(self) -> None:
-        self._process: subprocess.Popen[str] | None = None
-        self._cpu_start = 0.0
-        self._wall_start = 0.0
-
-    def __enter__(self) -> TrainingLoad:
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _TRAINING_JOB], stdout=subprocess.PIPE, text=True
-        )
-        assert self._process.stdout is not None
-        if self._process.stdout.readline().strip() != "ready":
-            raise RuntimeError("the training job did not start; is torch installed?")
-        time.sleep(0.5)
-        self._cpu_start, self._wall_start = self._cpu_s(), time.perf_counter()
-        return self
-
-    def cores_used(self) -> float:
-        """CPU seconds the job used per wall second since it got going."""
-        return (self._cpu_s() - self._cpu_start) / (time.perf_counter() - self._wall_start)
-
-    def _cpu_s(self) -> float:
-        assert self._process is not None
-        fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime + stime
-        return ticks / _clock_ticks()
-
-    def __exit__(self, *exc: object) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait(timeout=10)
-
-
-def _clock_ticks() -> int:
-    return os.sysconf("SC_CLK_TCK")
 
 
 VARIANTS = ("resolver: threads=1, direct", "threads=1 via run()", "default threads via run()")
