@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from runtime.checkpoint._detect import ScanResult
 from runtime.checkpoint._golden import GoldenRepairReport
@@ -20,20 +21,7 @@ def format_scan(scan: ScanResult, source: str) -> str:
     if scan.clean:
         return f"no fractures in {source}: {scanned}{skipped}.\n"
     lines = [f"{source}: {scanned}{skipped}", ""]
-    lines += _table(
-        ("id", "kind", "tensor", "index", "value", "score"),
-        (
-            (
-                str(f.id),
-                f.kind,
-                _name(f.tensor),
-                _index(f.index),
-                _number(f.value),
-                "-" if f.score is None else _number(f.score),
-            )
-            for f in scan.fractures
-        ),
-    )
+    lines += _fracture_table(scan.fractures)
     lines += _omissions(scan)
     broken = sum(1 for t in scan.tensors if t.total)
     lines.append("")
@@ -85,20 +73,7 @@ def format_repair(report: GoldenRepairReport) -> str:
         lines.append("remaining: none.")
     else:
         lines.append(f"remaining: {remaining.count:,} fracture(s):")
-        lines += _table(
-            ("id", "kind", "tensor", "index", "value", "score"),
-            (
-                (
-                    str(f.id),
-                    f.kind,
-                    _name(f.tensor),
-                    _index(f.index),
-                    _number(f.value),
-                    "-" if f.score is None else _number(f.score),
-                )
-                for f in remaining.fractures
-            ),
-        )
+        lines += _fracture_table(remaining.fractures)
         lines += _omissions(remaining)
     for hint in repair.hints:
         lines.append(f"note: {hint}")
@@ -118,6 +93,24 @@ def _actions(actions: Sequence[RepairAction]) -> list[str]:
                 _number(a.after),
             )
             for a in actions
+        ),
+    )
+
+
+def _fracture_table(fractures: Any) -> list[str]:
+    """The table of fractures, one row each, as both reports print it."""
+    return _table(
+        ("id", "kind", "tensor", "index", "value", "score"),
+        (
+            (
+                str(f.id),
+                f.kind,
+                _name(f.tensor),
+                _index(f.index),
+                _number(f.value),
+                "-" if f.score is None else _number(f.score),
+            )
+            for f in fractures
         ),
     )
 
