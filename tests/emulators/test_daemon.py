@@ -97,6 +97,9 @@ def _run(board: str) -> Run:
         subscribe_endpoint=f"tcp://127.0.0.1:{free_tcp_port()}",
     )
     config = with_overrides(config, "controller", stale_after_s=STALE_AFTER_S)
+    # Status every 0.2 s, so each short window the fault tests look at holds a report
+    # (at the default 1 s, the 0.4 s window between the drop and the freeze often had none).
+    config = with_overrides(config, "daemon", status_interval_s=0.2)
     run = Run(board, truth, emulator.spec.fs, scenario_end_s, emulator)
     daemon = Daemon(config)
     try:
