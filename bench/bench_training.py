@@ -10,8 +10,12 @@ Run: ``python -m bench.bench_training`` (``--quick`` for a short run). Target: e
    * ``client``: plus ``Biofeedback(repair=False)`` fed by a real ``ControlClient``
      subscribed to a real broker that publishes control at 20 Hz (``current()`` once per
      step, apply at the boundary, ``model.status`` every 10 steps);
-   * ``repair``: plus ``GoldenRepair`` on the two hidden Linear layers (the actuator) and
-     the same client plumbing.
+   * ``repair``: plus ``GoldenRepair`` on the two hidden Linear layers (the actuator),
+     checking every forward (the default), and the same client plumbing;
+   * ``sampled``: the same with ``GoldenRepair(check_every=4)``;
+   * ``floor``: the client plumbing plus a bare hook on the same two layers that reads
+     ``aminmax`` of the activations: the cheapest exact check any actuator that looks at
+     every activation of every forward can do, beside which the ``repair`` figure is read.
 
    Overheads are medians over rounds of (variant block time / plain block time of the
    same round) − 1: paired, so load from other processes that comes and goes cancels; the
@@ -42,6 +46,8 @@ import torch
 from torch import nn
 
 TARGET_PCT = 1.0
+#: ``check_every`` of the sampled GoldenRepair variant.
+SAMPLED_CHECK_EVERY = 4
 
 
 def make_mlp() -> nn.Sequential:
@@ -141,6 +147,12 @@ def _control_publisher(endpoint: str, stop: threading.Event) -> None:
         publisher.close()
 
 
+def _range_check_hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+    """The cheapest exact check: one ``aminmax`` of the activations read on the host."""
+    low, high = torch.aminmax(output.detach())
+    low.item(), high.item()
+
+
 def bench_single(quick: bool) -> dict[str, Any]:
     """Client and actuator overhead on one process (see the module docstring)."""
     from runtime.bus import Broker
@@ -170,21 +182,40 @@ def bench_single(quick: bool) -> dict[str, Any]:
         time.sleep(0.01)
     # One model and one optimiser for every variant: separate copies differ in memory
     # placement, which moves a 3 ms step by a few percent on its own. The variants differ
-    # only in what runs: the repair hooks are attached for the "repair" blocks alone.
+    # only in what runs: each variant's hooks are attached for its own blocks alone.
     model = make_mlp()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    repair = GoldenRepair(model, ["0", "2"])
-    repair.remove()
+    layers = ["0", "2"]
+    exact = GoldenRepair(model, layers)
+    exact.remove()
+    sampled = GoldenRepair(model, layers, check_every=SAMPLED_CHECK_EVERY)
+    sampled.remove()
+    floor_handles: list[Any] = []
+
+    def attach_floor() -> None:
+        floor_handles.extend(
+            model.get_submodule(n).register_forward_hook(_range_check_hook) for n in layers
+        )
+
+    def remove_floor() -> None:
+        while floor_handles:
+            floor_handles.pop().remove()
+
     bf_client = Biofeedback(model, client, repair=False, status_every=10)
-    bf_repair = Biofeedback(model, client, repair=repair, status_every=10)
+    bf_exact = Biofeedback(model, client, repair=exact, status_every=10)
+    bf_sampled = Biofeedback(model, client, repair=sampled, status_every=10)
     jobs = {
         "plain": _Job(model, opt=opt),
         "client": _Job(model, bf_client.step, opt=opt),
-        "repair": _Job(model, bf_repair.step, opt=opt, enter=repair.attach, leave=repair.remove),
+        "floor": _Job(model, bf_client.step, opt=opt, enter=attach_floor, leave=remove_floor),
+        "repair": _Job(model, bf_exact.step, opt=opt, enter=exact.attach, leave=exact.remove),
+        "sampled": _Job(
+            model, bf_sampled.step, opt=opt, enter=sampled.attach, leave=sampled.remove
+        ),
     }
     try:
-        with bf_client, bf_repair:
-            _interleave(jobs, 2, block, batches)  # warm-up (and GoldenRepair's warm-up)
+        with bf_client, bf_exact, bf_sampled:
+            _interleave(jobs, 3, block, batches)  # warm-up (and GoldenRepair's warm-up)
             medians = _interleave(jobs, rounds, block, batches)
             # CPU time of this thread with one torch thread: robust to other processes
             # taking the cores (the client's own thread is not counted here; it sleeps in
@@ -199,9 +230,11 @@ def bench_single(quick: bool) -> dict[str, Any]:
                 bf_client.step()
             client_call_s = (time.perf_counter() - start) / calls
             live = client.is_live()
-            changes = bf_repair.control.seq
+            changes = bf_exact.control.seq
     finally:
-        repair.remove()
+        exact.remove()
+        sampled.remove()
+        remove_floor()
         client.close()
         stop.set()
         publisher.join(2)
@@ -213,14 +246,21 @@ def bench_single(quick: bool) -> dict[str, Any]:
         "client_overhead_pct": _pct(medians, "client"),
         "actuator_overhead_pct": _pct(medians, "repair") - _pct(medians, "client"),
         "client_plus_actuator_overhead_pct": _pct(medians, "repair"),
+        "range_check_floor_pct": _pct(medians, "floor"),
+        "sampled_check_every": SAMPLED_CHECK_EVERY,
+        "sampled_actuator_overhead_pct": _pct(medians, "sampled") - _pct(medians, "client"),
+        "sampled_client_plus_actuator_overhead_pct": _pct(medians, "sampled"),
         "client_call_us": client_call_s * 1e6,
         "client_call_pct": client_call_s / medians["plain"] * 100,
         "cpu_step_ms": cpu["plain"] * 1e3,
         "cpu_client_overhead_pct": _pct(cpu, "client"),
         "cpu_actuator_overhead_pct": _pct(cpu, "repair") - _pct(cpu, "client"),
+        "cpu_client_plus_actuator_overhead_pct": _pct(cpu, "repair"),
+        "cpu_range_check_floor_pct": _pct(cpu, "floor"),
+        "cpu_sampled_client_plus_actuator_overhead_pct": _pct(cpu, "sampled"),
         "control_live": live,
         "last_control_seq": changes,
-        "repairs": repair.summary()["repairs"],
+        "repairs": exact.summary()["repairs"],
     }
 
 
@@ -347,25 +387,33 @@ def main() -> None:
     args = parser.parse_args()
     result = run(args.quick)
     print(f"single process: MLP 2x512, batch 64, Adam; plain step {result['step_ms']:.3f} ms")
+    print(f"  {'':<52s} {'wall A/B':>9s} {'CPU A/B':>9s}   (target <= {TARGET_PCT:.0f} %)")
+    k = result["sampled_check_every"]
     rows = [
-        ("client (Biofeedback + ControlClient)", result["client_overhead_pct"]),
-        ("actuator (GoldenRepair on 2 layers)", result["actuator_overhead_pct"]),
-        ("client + actuator", result["client_plus_actuator_overhead_pct"]),
+        ("client (Biofeedback + ControlClient)", "client_overhead_pct", "cpu_client_overhead_pct"),
+        (
+            "client + GoldenRepair on 2 layers, every forward",
+            "client_plus_actuator_overhead_pct",
+            "cpu_client_plus_actuator_overhead_pct",
+        ),
+        (
+            f"client + GoldenRepair, check_every={k}",
+            "sampled_client_plus_actuator_overhead_pct",
+            "cpu_sampled_client_plus_actuator_overhead_pct",
+        ),
+        (
+            "floor: client + bare aminmax check on 2 layers",
+            "range_check_floor_pct",
+            "cpu_range_check_floor_pct",
+        ),
     ]
-    for label, pct in rows:
-        print(f"  {label:<40s} {pct:+7.2f} %   (target <= {TARGET_PCT:.0f} %)")
+    for label, wall, cpu in rows:
+        print(f"  {label:<52s} {result[wall]:+8.2f}% {result[cpu]:+8.2f}%")
     print(
         f"  Biofeedback.step() alone: {result['client_call_us']:.2f} us per step "
         f"= {result['client_call_pct']:.3f} % of the plain step (direct timing)"
     )
     print(f"  control live: {result['control_live']}, last seq {result['last_control_seq']}")
-    print(
-        f"same, one torch thread, CPU time of the training thread ({result['cpu_step_ms']:.3f} ms)"
-    )
-    print(f"  client (Biofeedback + ControlClient)     {result['cpu_client_overhead_pct']:+7.2f} %")
-    print(
-        f"  actuator (GoldenRepair on 2 layers)      {result['cpu_actuator_overhead_pct']:+7.2f} %"
-    )
     print(
         f"two gloo ranks, DDP step {result['distributed_step_ms']:.3f} ms "
         "(wall A/B | process CPU A/B | time blocked inside current())"

@@ -97,8 +97,11 @@ def test_a_playback_file_that_ends_is_detected_and_control_goes_safe(tmp_path):
     safe = recorder.first(
         lambda m: m.topic == "control" and m.publish_time > last_sample and m.body["safe"]
     )
-    assert ended.publish_time - last_sample <= 1.0
-    assert safe.publish_time - last_sample <= 1.5
+    # Bounds: the detector's 0.5 s stall timeout plus a second of slack for a loaded
+    # 2-core CI machine (without detection, control would only go safe when its TTL ran out,
+    # under another rule).
+    assert ended.publish_time - last_sample <= 1.5
+    assert safe.publish_time - last_sample <= 2.0
     assert safe.body["intensity"] == 1.0 and safe.body["gentle"] is True
 
 
@@ -164,13 +167,13 @@ def test_a_board_that_fails_mid_stream_is_reported_made_safe_and_reconnected(mon
     ]
     first_state = states[0]
     assert first_state.body["state"] in ("stalled", "reconnecting", "lost")
-    assert first_state.publish_time - last_good <= 1.0
+    assert first_state.publish_time - last_good <= 1.5  # stall_timeout_s + 1 s of slack
     safe = next(
         m
         for m in recorder.messages
         if m.topic == "control" and m.publish_time > last_good and m.body["safe"]
     )
-    assert safe.publish_time - last_good <= 1.5
+    assert safe.publish_time - last_good <= 2.0
     assert safe.body["rule"].startswith("safe:device-")
     if fault == "freeze":
         assert any(m.body.get("state") == "lost" for m in states)

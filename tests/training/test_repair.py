@@ -318,3 +318,90 @@ def test_features_on_very_different_scales_are_checked_one_by_one():
     assert out[1, 1] > x[1, 1] - 50
     assert torch.equal(out[[0, 2, 3]], x[[0, 2, 3]]) and out[1, 0] == x[1, 0]
     assert repair.counts() == {"probe": 1}
+
+
+def sampled(check_every: int, escalation_forwards: int = 6) -> tuple[nn.Sequential, GoldenRepair]:
+    """A Probe warmed up (5 training forwards) under sampled checking, then in eval mode."""
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("probe", Probe())
+    repair = GoldenRepair(
+        model,
+        ["probe"],
+        warmup_steps=5,
+        check_every=check_every,
+        escalation_forwards=escalation_forwards,
+    )
+    model.train()
+    for _ in range(5):
+        model(torch.randn(256, FEATURES) * STD + MEAN)
+    model.eval()
+    repair.collect(0)
+    return model, repair
+
+
+def nan_spike(x: torch.Tensor) -> torch.Tensor:
+    spike = torch.zeros_like(x)
+    spike[0, 0] = math.nan
+    return spike
+
+
+def test_warm_up_checks_every_forward_even_when_sampling():
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("probe", Probe())
+    repair = GoldenRepair(model, ["probe"], warmup_steps=10, check_every=4)
+    model.train()
+    outs = [run(model, batch(), nan_spike(batch())) for _ in range(6)]
+    assert all(torch.isfinite(out).all() for out in outs)
+    assert repair.summary()["unchecked_forwards"] == 0
+
+
+def test_sampling_checks_one_forward_in_k_and_counts_the_rest():
+    model, repair = sampled(check_every=4)
+    x = batch()
+    repaired = [torch.isfinite(run(model, x, nan_spike(x))).all().item() for _ in range(1)]
+    # Forward 6 is the first after warm-up: 6 % 4 != 0, unchecked; the NaN passes.
+    assert repaired == [False]
+    clean = [run(model, x, None) for _ in range(5)]  # forwards 7..11: 8 is checked
+    assert all(torch.equal(out, x) for out in clean)
+    out = run(model, x, nan_spike(x))  # forward 12: checked
+    assert torch.isfinite(out).all()
+    summary = repair.summary()
+    assert summary["unchecked_forwards"] == 1 + 4  # forwards 6, 7, 9, 10, 11
+    assert summary["check_every"] == 4
+    assert summary["modules"]["probe"]["nonfinite"] == 1
+    repair.collect(1)
+    assert repair.summary()["unchecked_forwards"] == 0
+
+
+def test_a_fracture_switches_sampling_to_every_forward_for_a_while():
+    model, repair = sampled(check_every=4, escalation_forwards=6)
+    x = batch()
+    for _ in range(2):  # forwards 6, 7: unchecked, clean
+        run(model, x, None)
+    assert torch.isfinite(run(model, x, nan_spike(x))).all()  # forward 8: checked, repaired
+    # Escalated: forwards 9..14 are each checked, so every NaN among them is repaired, and
+    # each one found extends the escalation (to forward 14 + 6 = 20).
+    assert all(torch.isfinite(run(model, x, nan_spike(x))).all() for _ in range(6))
+    for _ in range(6):  # forwards 15..20: clean, still checked one by one
+        run(model, x, None)
+    assert repair.summary()["unchecked_forwards"] == 2
+    # Forward 21 is past the escalation and 21 % 4 != 0: sampling again.
+    assert not torch.isfinite(run(model, x, nan_spike(x))).all()
+    assert repair.summary()["unchecked_forwards"] == 3
+
+
+def test_check_every_one_never_skips():
+    model, repair = sampled(check_every=1)
+    x = batch()
+    assert all(torch.isfinite(run(model, x, nan_spike(x))).all() for _ in range(9))
+    assert repair.summary()["unchecked_forwards"] == 0
+
+
+def test_sampling_arguments_are_validated():
+    model = nn.Sequential(nn.Linear(4, 4))
+    with pytest.raises(ConfigError, match="'check_every'.*0"):
+        GoldenRepair(model, check_every=0)
+    with pytest.raises(ConfigError, match="'escalation_forwards'.*-3"):
+        GoldenRepair(model, escalation_forwards=-3)
