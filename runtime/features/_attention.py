@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,12 +199,14 @@ class AttentionEstimator:
     def _estimate(self, end: int, window: np.ndarray) -> AttentionEstimate:
         s = self.settings
         time_s = end / self.fs
+        # A NaN or inf makes the row's max |x| NaN or inf, so one test covers finiteness too.
         with np.errstate(invalid="ignore", over="ignore"):
-            usable = np.all(np.isfinite(window), axis=1) & (
-                np.max(np.abs(window), axis=1) <= s.max_abs_uv
-            )
+            usable = np.max(np.abs(window), axis=1) <= s.max_abs_uv
         freqs = psd = line_ratio = None
-        if usable.any():
+        if usable.all():  # the usual case: no copies in and out of the usable rows
+            dehummed, line_ratio = remove_line_noise(window, self.fs, s.line_freq_hz)
+            freqs, psd = compute_psd(dehummed, self.fs, segment_s=s.segment_s, overlap=s.overlap)
+        elif usable.any():
             cleaned, ratio = remove_line_noise(window[usable], self.fs, s.line_freq_hz)
             freqs, psd_rows = compute_psd(
                 cleaned, self.fs, segment_s=s.segment_s, overlap=s.overlap
@@ -247,13 +250,15 @@ class AttentionEstimator:
         if not ok.any():
             return self._invalid(base, "no band power in θ, α or β")
         per_channel = np.log(beta) - np.log(alpha + theta)
-        log_e = float(np.median(per_channel[ok]))
+        # statistics.median gives np.median's value (the middle one, or the mean of the two
+        # middle ones) on these few finite floats, without its overhead.
+        log_e = float(statistics.median(per_channel[ok].tolist()))
         smoothed = self._smooth(log_e, time_s)
         good_labels = [self.labels[i] for i in good]
         base.update(
             log_engagement=smoothed,
             engagement_index=math.exp(log_e),
-            band_powers={n: float(p) for n, p in zip(BAND_NAMES, powers.mean(axis=0), strict=True)},
+            band_powers=dict(zip(BAND_NAMES, powers.mean(axis=0).tolist(), strict=True)),
             channels_used=tuple(good_labels),
         )
         if not self.baseline.calibrated:
@@ -269,13 +274,13 @@ class AttentionEstimator:
         # of the good set (a blink, a loose electrode) does not shift the estimate, as it
         # would if channels with different resting engagement were pooled first.
         z_channels = []
-        for label, value, fine in zip(good_labels, per_channel, ok, strict=True):
+        for label, value, fine in zip(good_labels, per_channel.tolist(), ok.tolist(), strict=True):
             stats = self.baseline.get(_channel_key(label)) if fine else None
             if stats is not None:
                 z_channels.append((value - stats[0]) / max(stats[1], s.min_scale))
         if not z_channels:
             return self._invalid(base, "no good channel has a baseline; recalibrate")
-        z = self._smooth_z(float(np.median(z_channels)), time_s)
+        z = self._smooth_z(float(statistics.median(z_channels)), time_s)
         attention = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
         return AttentionEstimate(
             attention=attention, valid=True, calibrated=True, reason="", **base

@@ -19,21 +19,34 @@ __all__ = ["remove_line_noise"]
 
 #: Mains frequency offsets tried, in Hz (grids drift by up to ±0.2 Hz).
 _OFFSETS_HZ = np.linspace(-0.2, 0.2, 9)
+#: Columns of one trial's design: sin, cos, and both times centred time.
+_N_TERMS = 4
 
 
-@lru_cache(maxsize=64)
-def _projector(fs: float, n: int, line_freq_hz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Design matrix (n, 4) of the line component, its pseudo-inverse (4, n) and its
+def _trial(fs: float, n: int, freq_hz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Design matrix (n, 4) of a line at ``freq_hz``, its pseudo-inverse (4, n) and its
     Gram matrix / n (4, 4): the fitted line's mean power is ``coef @ gram @ coef``."""
     t = np.arange(n) / fs
     centred = (t - t.mean()) / max(t[-1] - t[0], 1e-12)
-    s, c = np.sin(2 * np.pi * line_freq_hz * t), np.cos(2 * np.pi * line_freq_hz * t)
+    s, c = np.sin(2 * np.pi * freq_hz * t), np.cos(2 * np.pi * freq_hz * t)
     design = np.stack([s, c, centred * s, centred * c], axis=1)
-    pinv = np.linalg.pinv(design)
-    gram = design.T @ design / n
-    for array in (design, pinv, gram):
+    return design, np.linalg.pinv(design), design.T @ design / n
+
+
+@lru_cache(maxsize=8)
+def _projectors(
+    fs: float, n: int, line_freq_hz: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every trial frequency's projector, stacked (read-only): designs (n_trials, n, 4),
+    pseudo-inverses (n_trials·4, n), so one product fits all trials, and Gram matrices
+    (n_trials, 4, 4)."""
+    trials = [_trial(fs, n, float(line_freq_hz + o)) for o in _OFFSETS_HZ]
+    designs = np.stack([design for design, _, _ in trials])
+    pinvs = np.concatenate([pinv for _, pinv, _ in trials], axis=0)
+    grams = np.stack([gram for _, _, gram in trials])
+    for array in (designs, pinvs, grams):
         array.setflags(write=False)
-    return design, pinv, gram
+    return designs, pinvs, grams
 
 
 def remove_line_noise(
@@ -47,27 +60,27 @@ def remove_line_noise(
     """
     window = np.atleast_2d(np.asarray(window, dtype=np.float64))
     centred = window - window.mean(axis=-1, keepdims=True)
-    n = centred.shape[-1]
-    if line_freq_hz >= fs / 2 or n < 8:
-        return centred, np.zeros(centred.shape[0])
-    # Score every trial frequency from its (n_channels, 4) coefficients alone, then build
-    # only the winning line of each channel: the full (n_channels, n) line per trial was
-    # most of the cost at 64 channels and 1 kHz.
-    projectors = [_projector(float(fs), n, float(line_freq_hz + o)) for o in _OFFSETS_HZ]
-    coefs = [centred @ pinv.T for _, pinv, _ in projectors]
-    powers = np.stack(
-        [
-            np.einsum("ci,ij,cj->c", coef, gram, coef)
-            for coef, (_, _, gram) in zip(coefs, projectors, strict=True)
-        ]
-    )
+    n_channels, n = centred.shape
+    if line_freq_hz >= fs / 2 or n < 8 or n_channels == 0:
+        return centred, np.zeros(n_channels)
+    # Score every trial frequency from its (n_channels, 4) coefficients alone (all trials
+    # in one product), then build only the winning line of each channel: the full
+    # (n_channels, n) line per trial was most of the cost at 64 channels and 1 kHz.
+    designs, pinvs, grams = _projectors(float(fs), n, float(line_freq_hz))
+    coefs = (centred @ pinvs.T).reshape(n_channels, len(grams), _N_TERMS)
+    powers = np.einsum("cki,kij,ckj->kc", coefs, grams, coefs)
     best = np.argmax(powers, axis=0)
-    best_line = np.zeros_like(centred)
-    for k in np.unique(best):
-        rows = best == k
-        best_line[rows] = coefs[k][rows] @ projectors[k][0].T
-    cleaned = centred - best_line
-    line_power = powers[best, np.arange(centred.shape[0])]
-    rest_power = np.mean(np.square(cleaned), axis=-1)
+    if (best == best[0]).all():  # usually one trial frequency wins on every channel
+        best_line = coefs[:, best[0]] @ designs[best[0]].T
+    else:
+        best_line = np.zeros_like(centred)
+        for k in np.unique(best):
+            rows = best == k
+            best_line[rows] = coefs[rows, k] @ designs[k].T
+    # In place, on arrays made here: fewer window-sized temporaries keep the estimate's
+    # working set in cache.
+    cleaned = np.subtract(centred, best_line, out=centred)
+    line_power = powers[best, np.arange(n_channels)]
+    rest_power = np.mean(np.square(cleaned, out=best_line), axis=-1)
     ratio = np.divide(line_power, rest_power, out=np.zeros_like(line_power), where=rest_power > 0)
     return cleaned, ratio

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
+from scipy.signal import butter, lfilter, lfilter_zi
 
 from runtime.features._bands import integrate_bands
 from runtime.features._baseline import RobustBaseline
@@ -54,22 +54,43 @@ class ChannelQuality:
 
 
 @lru_cache(maxsize=16)
-def _blink_sos(fs: float) -> np.ndarray:
-    return butter(2, _BLINK_LOWPASS_HZ, btype="low", fs=fs, output="sos")
+def _blink_filter(fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 5 Hz low-pass, a second-order Butterworth (one biquad section): numerator,
+    denominator and step-response initial state, read-only and solved once per rate."""
+    (section,) = butter(2, _BLINK_LOWPASS_HZ, btype="low", fs=fs, output="sos")
+    b, a = section[:3], section[3:]
+    zi = lfilter_zi(b, a)
+    for array in (b, a, zi):
+        array.setflags(write=False)
+    return b, a, zi
+
+
+@lru_cache(maxsize=16)
+def _frontal_mask(names: tuple[str, ...], frontal_channels: tuple[str, ...]) -> np.ndarray:
+    """Which of ``names`` are frontal (case-insensitive), read-only."""
+    frontal = {n.lower() for n in frontal_channels}
+    mask = np.array([n.lower() in frontal for n in names], dtype=bool)
+    mask.setflags(write=False)
+    return mask
 
 
 def _blink_ptp(x: np.ndarray, fs: float | None) -> np.ndarray:
-    """Peak-to-peak of each row of ``x`` below 5 Hz (of ``x`` itself without ``fs``)."""
+    """Peak-to-peak of each row of ``x`` below 5 Hz (of ``x`` itself without ``fs``).
+
+    The low-pass runs forward and backward over an even extension of ``min(n - 1, fs)``
+    samples at each end, starting from the step response of the first sample each way:
+    ``scipy.signal.sosfiltfilt(..., padtype="even")`` on the filter's one section, without
+    re-solving the initial state and validating the sections on every call.
+    """
     if fs is None or x.shape[-1] < 16 or fs <= 2 * _BLINK_LOWPASS_HZ:
         return np.ptp(x, axis=-1)
-    slow = sosfiltfilt(
-        _blink_sos(float(fs)),
-        x - x.mean(axis=-1, keepdims=True),
-        axis=-1,
-        padlen=min(x.shape[-1] - 1, int(fs)),
-        padtype="even",
-    )
-    return np.ptp(slow, axis=-1)
+    b, a, zi = _blink_filter(float(fs))
+    x = x - x.mean(axis=-1, keepdims=True)
+    edge = min(x.shape[-1] - 1, int(fs))
+    ext = np.concatenate((x[..., edge:0:-1], x, x[..., -2 : -(edge + 2) : -1]), axis=-1)
+    forward, _ = lfilter(b, a, ext, axis=-1, zi=zi * ext[..., :1])
+    backward, _ = lfilter(b, a, forward[..., ::-1], axis=-1, zi=zi * forward[..., -1:])
+    return np.ptp(backward[..., edge:-edge], axis=-1)
 
 
 def share_key(band: str, channel: str) -> str:
@@ -111,25 +132,30 @@ def check_channel_quality(
     with mains hum removed (rows of usable channels), on which the blink check looks.
     """
     n_channels = len(names)
-    frontal = {n.lower() for n in settings.frontal_channels}
-    is_frontal = np.array([n.lower() in frontal for n in names], dtype=bool)
+    is_frontal = _frontal_mask(tuple(names), settings.frontal_channels)
     with np.errstate(invalid="ignore", over="ignore"):
-        finite = np.all(np.isfinite(window), axis=1)
-        peak = np.where(finite, np.max(np.abs(window), axis=1, initial=0.0), np.inf)
+        # A NaN or inf makes the row's max |x| NaN or inf: one pass finds both.
+        peak = np.max(np.abs(window), axis=1, initial=0.0)
+        finite = np.isfinite(peak)
+        peak[~finite] = np.inf
     railed_uv = np.inf if settings.railed_uv is None else settings.railed_uv
     in_range = finite & (peak < railed_uv) & (peak <= settings.max_abs_uv)
     std = np.zeros(n_channels)
-    std[in_range] = np.std(window[in_range], axis=1)
+    # All rows in range (the usual case): no copy of the window to take their std.
+    std[in_range] = np.std(window if in_range.all() else window[in_range], axis=1)
     blink_rows = in_range & (std >= settings.flat_uv) & is_frontal
     ptp = np.zeros(n_channels)
     if blink_rows.any():
         source = window if dehummed is None else dehummed
         ptp[blink_rows] = _blink_ptp(source[blink_rows], fs)
-    shares = None
+    # Per channel: (1–45 Hz power, δ share, γ share), or None without a spectrum.
+    spectral: list[tuple[float, float, float]] | None = None
     if freqs is not None and psd is not None:
         total, delta, gamma = np.moveaxis(integrate_bands(freqs, psd, _SHARE_BANDS), -1, 0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            shares = (delta / total, gamma / total)
+            spectral = list(
+                zip(total.tolist(), (delta / total).tolist(), (gamma / total).tolist(), strict=True)
+            )
         if line_ratio is None:
             f0 = settings.line_freq_hz
             (line,) = np.moveaxis(
@@ -137,39 +163,53 @@ def check_channel_quality(
             )
             with np.errstate(invalid="ignore", divide="ignore"):
                 line_ratio = line / total
+    ratios = None if line_ratio is None else np.asarray(line_ratio, dtype=np.float64).tolist()
+    # The per-channel decisions on Python floats: indexing numpy arrays element by element
+    # was most of this function's cost.
     out: list[ChannelQuality] = []
-    for i, name in enumerate(names):
-        if not finite[i]:
+    columns = zip(
+        names,
+        finite.tolist(),
+        peak.tolist(),
+        std.tolist(),
+        is_frontal.tolist(),
+        ptp.tolist(),
+        strict=True,
+    )
+    for i, (name, finite_i, peak_i, std_i, frontal_i, ptp_i) in enumerate(columns):
+        if not finite_i:
             out.append(ChannelQuality(name, False, "non-finite"))
-        elif peak[i] >= railed_uv:
+        elif peak_i >= railed_uv:
             out.append(ChannelQuality(name, False, "railed"))
-        elif peak[i] > settings.max_abs_uv:
+        elif peak_i > settings.max_abs_uv:
             out.append(ChannelQuality(name, False, "out of range"))
-        elif std[i] < settings.flat_uv:
+        elif std_i < settings.flat_uv:
             out.append(ChannelQuality(name, False, "flat"))
-        elif is_frontal[i] and ptp[i] > settings.blink_uv:
+        elif frontal_i and ptp_i > settings.blink_uv:
             out.append(ChannelQuality(name, False, "blink"))
-        elif shares is None:
+        elif spectral is None:
             out.append(ChannelQuality(name, True))
-        elif not total[i] > 0:
+        elif not spectral[i][0] > 0:
             out.append(ChannelQuality(name, False, "flat"))
         else:
-            out.append(_judge_spectrum(name, i, is_frontal[i], shares, line_ratio, baseline,
-                                       settings))
+            _, d_share, g_share = spectral[i]
+            ratio = 0.0 if ratios is None else ratios[i]
+            out.append(
+                _judge_spectrum(name, frontal_i, d_share, g_share, ratio, baseline, settings)
+            )
     return out
 
 
 def _judge_spectrum(
     name: str,
-    i: int,
     is_frontal: bool,
-    shares: tuple[np.ndarray, np.ndarray],
-    line_ratio: np.ndarray | None,
+    d_share: float,
+    g_share: float,
+    line_ratio: float,
     baseline: RobustBaseline | None,
     settings: EegFeatureSettings,
 ) -> ChannelQuality:
     """The spectral checks of one channel with a usable spectrum."""
-    d_share, g_share = float(shares[0][i]), float(shares[1][i])
     kept = {"delta_share": d_share, "gamma_share": g_share}
     if _far_above(d_share, baseline, share_key("delta", name), settings):
         reason = "blink" if is_frontal else "low-frequency artifact"
@@ -178,6 +218,5 @@ def _judge_spectrum(
         g_share, baseline, share_key("gamma", name), settings
     ):
         return ChannelQuality(name, False, "emg", **kept)
-    ratio = 0.0 if line_ratio is None else float(line_ratio[i])
-    warning = "line-noise" if ratio > settings.line_noise_ratio else ""
+    warning = "line-noise" if line_ratio > settings.line_noise_ratio else ""
     return ChannelQuality(name, True, warning=warning, **kept)
