@@ -12,7 +12,8 @@ Run: ``python -m bench.bench_training`` (``--quick`` for a short run). Target: e
      step, apply at the boundary, ``model.status`` every 10 steps);
    * ``repair``: plus ``GoldenRepair`` on the two hidden Linear layers (the actuator),
      checking every forward (the default), and the same client plumbing;
-   * ``sampled``: the same with ``GoldenRepair(check_every=4)``;
+   * ``sampled``: the same with ``GoldenRepair(check_every=8)``, and ``sampled4`` with
+     ``check_every=4``;
    * ``floor``: the client plumbing plus a bare hook on the same two layers that reads
      ``aminmax`` of the activations: the cheapest exact check any actuator that looks at
      every activation of every forward can do, beside which the ``repair`` figure is read.
@@ -46,8 +47,9 @@ import torch
 from torch import nn
 
 TARGET_PCT = 1.0
-#: ``check_every`` of the sampled GoldenRepair variant.
-SAMPLED_CHECK_EVERY = 4
+#: ``check_every`` of the sampled GoldenRepair variant (and of its denser neighbour).
+SAMPLED_CHECK_EVERY = 8
+DENSER_CHECK_EVERY = 4
 
 
 def make_mlp() -> nn.Sequential:
@@ -153,6 +155,47 @@ def _range_check_hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> N
     low.item(), high.item()
 
 
+def _time_inside(
+    job: _Job,
+    repair: Any,
+    layers: list[str],
+    steps: int,
+    batches: list[tuple[torch.Tensor, ...]],
+) -> float:
+    """Seconds per step the training thread spends inside ``repair``'s hooks and the job's
+    ``after_step`` (``Biofeedback.step``), timed where they run, in the training loop.
+
+    Not an A/B: it sees our code's own time with the caches as the step leaves them (about
+    five times its cost in a tight loop), not what its presence does to torch's own time.
+    """
+    inside = [0.0]
+
+    def timed(call: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return call(*args)
+            finally:
+                inside[0] += time.perf_counter() - start
+
+        return run
+
+    repair.attach()
+    for name in layers:
+        hooks = job.model.get_submodule(name)._forward_hooks  # the bench may peek
+        for key, hook in list(hooks.items()):
+            hooks[key] = timed(hook)
+    after, job.after_step = job.after_step, timed(job.after_step)
+    try:
+        for i in range(steps):
+            x, y = batches[i % len(batches)]
+            job.step(x, y)
+    finally:
+        job.after_step = after
+        repair.remove()
+    return inside[0] / steps
+
+
 def bench_single(quick: bool) -> dict[str, Any]:
     """Client and actuator overhead on one process (see the module docstring)."""
     from runtime.bus import Broker
@@ -190,6 +233,8 @@ def bench_single(quick: bool) -> dict[str, Any]:
     exact.remove()
     sampled = GoldenRepair(model, layers, check_every=SAMPLED_CHECK_EVERY)
     sampled.remove()
+    denser = GoldenRepair(model, layers, check_every=DENSER_CHECK_EVERY)
+    denser.remove()
     floor_handles: list[Any] = []
 
     def attach_floor() -> None:
@@ -204,6 +249,7 @@ def bench_single(quick: bool) -> dict[str, Any]:
     bf_client = Biofeedback(model, client, repair=False, status_every=10)
     bf_exact = Biofeedback(model, client, repair=exact, status_every=10)
     bf_sampled = Biofeedback(model, client, repair=sampled, status_every=10)
+    bf_denser = Biofeedback(model, client, repair=denser, status_every=10)
     jobs = {
         "plain": _Job(model, opt=opt),
         "client": _Job(model, bf_client.step, opt=opt),
@@ -212,9 +258,10 @@ def bench_single(quick: bool) -> dict[str, Any]:
         "sampled": _Job(
             model, bf_sampled.step, opt=opt, enter=sampled.attach, leave=sampled.remove
         ),
+        "sampled4": _Job(model, bf_denser.step, opt=opt, enter=denser.attach, leave=denser.remove),
     }
     try:
-        with bf_client, bf_exact, bf_sampled:
+        with bf_client, bf_exact, bf_sampled, bf_denser:
             _interleave(jobs, 3, block, batches)  # warm-up (and GoldenRepair's warm-up)
             medians = _interleave(jobs, rounds, block, batches)
             # CPU time of this thread with one torch thread: robust to other processes
@@ -223,6 +270,9 @@ def bench_single(quick: bool) -> dict[str, Any]:
             torch.set_num_threads(1)
             cpu = _interleave(jobs, rounds, block, batches, clock=time.thread_time)
             torch.set_num_threads(2)
+            direct_steps = 500 if quick else 3000
+            inside_exact = _time_inside(jobs["repair"], exact, layers, direct_steps, batches)
+            inside_sampled = _time_inside(jobs["sampled"], sampled, layers, direct_steps, batches)
             # Direct cost of the plumbing: bf.step() alone (read, apply, a report every 10).
             calls = 20_000
             start = time.perf_counter()
@@ -234,6 +284,7 @@ def bench_single(quick: bool) -> dict[str, Any]:
     finally:
         exact.remove()
         sampled.remove()
+        denser.remove()
         remove_floor()
         client.close()
         stop.set()
@@ -250,6 +301,12 @@ def bench_single(quick: bool) -> dict[str, Any]:
         "sampled_check_every": SAMPLED_CHECK_EVERY,
         "sampled_actuator_overhead_pct": _pct(medians, "sampled") - _pct(medians, "client"),
         "sampled_client_plus_actuator_overhead_pct": _pct(medians, "sampled"),
+        "denser_check_every": DENSER_CHECK_EVERY,
+        "denser_client_plus_actuator_overhead_pct": _pct(medians, "sampled4"),
+        "inside_exact_us": inside_exact * 1e6,
+        "inside_exact_pct": inside_exact / medians["plain"] * 100,
+        "inside_sampled_us": inside_sampled * 1e6,
+        "inside_sampled_pct": inside_sampled / medians["plain"] * 100,
         "client_call_us": client_call_s * 1e6,
         "client_call_pct": client_call_s / medians["plain"] * 100,
         "cpu_step_ms": cpu["plain"] * 1e3,
@@ -258,6 +315,7 @@ def bench_single(quick: bool) -> dict[str, Any]:
         "cpu_client_plus_actuator_overhead_pct": _pct(cpu, "repair"),
         "cpu_range_check_floor_pct": _pct(cpu, "floor"),
         "cpu_sampled_client_plus_actuator_overhead_pct": _pct(cpu, "sampled"),
+        "cpu_denser_client_plus_actuator_overhead_pct": _pct(cpu, "sampled4"),
         "control_live": live,
         "last_control_seq": changes,
         "repairs": exact.summary()["repairs"],
@@ -402,6 +460,11 @@ def main() -> None:
             "cpu_sampled_client_plus_actuator_overhead_pct",
         ),
         (
+            f"client + GoldenRepair, check_every={result['denser_check_every']}",
+            "denser_client_plus_actuator_overhead_pct",
+            "cpu_denser_client_plus_actuator_overhead_pct",
+        ),
+        (
             "floor: client + bare aminmax check on 2 layers",
             "range_check_floor_pct",
             "cpu_range_check_floor_pct",
@@ -412,6 +475,12 @@ def main() -> None:
     print(
         f"  Biofeedback.step() alone: {result['client_call_us']:.2f} us per step "
         f"= {result['client_call_pct']:.3f} % of the plain step (direct timing)"
+    )
+    print(
+        "  time inside GoldenRepair's hooks + Biofeedback.step(), timed in the loop: "
+        f"every forward {result['inside_exact_us']:.1f} us/step "
+        f"({result['inside_exact_pct']:.2f} %), check_every={k} "
+        f"{result['inside_sampled_us']:.1f} us/step ({result['inside_sampled_pct']:.2f} %)"
     )
     print(f"  control live: {result['control_live']}, last seq {result['last_control_seq']}")
     print(

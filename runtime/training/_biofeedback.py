@@ -199,6 +199,8 @@ class Biofeedback:
             return safe_control("client-error")
 
     def _apply(self, control: Control) -> None:
+        if control is self.control:
+            return  # the usual step: the client still holds the same control object
         key = (control.seq, control.intensity, control.gentle, control.safe, control.rule)
         self.control = control
         if key == self._key:
@@ -239,8 +241,7 @@ class Biofeedback:
             "published_at": time.time(),
         }
         if self.repair is not None:
-            summary = self.repair.summary()
-            self.repair.collect(self.step_count)
+            summary, _ = self.repair.collect_summary(self.step_count)
             modules = summary["modules"]
             body["repairs"] = {
                 "total": summary["repairs"],

@@ -76,6 +76,7 @@ class _Site:
         self.shift: torch.Tensor | None = None  # −mean·inv_std, so z = y·inv_std + shift
         self.counters: torch.Tensor | None = None  # int64 [5]
         self.extremes: torch.Tensor | None = None  # [min similarity, max entropy bits]
+        self.extremes_reset: torch.Tensor | None = None  # [inf, 0]: extremes after a reset
         self.train_calls = 0  # checked training forwards
         self.forwards = 0  # every forward through the hook
         self.unchecked = 0  # forwards passed through unchecked (check_every > 1)
@@ -237,6 +238,16 @@ class GoldenRepair:
     # ------------------------------------------------------------------------- the hook
     def _make_hook(self, site: _Site):  # noqa: ANN202 - torch's hook signature
         def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
+            site.forwards += 1
+            every = self.check_every
+            if (
+                every > 1
+                and site.forwards % every
+                and site.forwards > site.check_all_until
+                and site.train_calls >= self.warmup_steps
+            ):
+                site.unchecked += 1  # sampled out: the cheapest path, kept in this closure
+                return None
             return self._forward(site, module, output)
 
         return hook
@@ -247,15 +258,6 @@ class GoldenRepair:
                 f"GoldenRepair: module '{site.name}' returned {type(output).__name__}, not a "
                 "floating-point tensor; attach to modules that return one (argument 'modules')."
             )
-        site.forwards += 1
-        if (
-            self.check_every > 1
-            and site.forwards % self.check_every
-            and site.forwards > site.check_all_until
-            and site.train_calls >= self.warmup_steps
-        ):
-            site.unchecked += 1
-            return None
         y = output if output.dim() >= 2 else output.unsqueeze(0)
         if site.stats is None:
             self._init_site(site, y)
@@ -339,6 +341,7 @@ class GoldenRepair:
             site.stats = torch.stack([mean, var]).to(y.dtype)
             site.counters = torch.zeros(5, dtype=torch.int64, device=y.device)
             site.extremes = torch.tensor([math.inf, 0.0], dtype=torch.float32, device=y.device)
+            site.extremes_reset = site.extremes.clone()
             self._refresh_scale(site)
         per_sample = y[0].numel()
         limit = self.max_repair_entropy_bits
@@ -477,7 +480,9 @@ class GoldenRepair:
         ``unchecked_forwards`` counts forwards that sampling (``check_every``) let through
         without a check.
         """
-        modules = {site.name: self._read(site) for site in self._sites}
+        return self._summarise({site.name: self._read(site) for site in self._sites})
+
+    def _summarise(self, modules: dict[str, dict[str, Any]]) -> dict[str, Any]:
         sims = [m["min_similarity"] for m in modules.values() if m["min_similarity"] is not None]
         margins = [m["entropy_limit_bits"] - m["max_entropy_bits"] for m in modules.values()]
         return {
@@ -501,10 +506,16 @@ class GoldenRepair:
         The events cover the forwards since the previous call and are appended to ``log``
         when one was given. This is the only place that reads device counters.
         """
+        return self.collect_summary(step)[1]
+
+    def collect_summary(self, step: int) -> tuple[dict[str, Any], list[RepairEvent]]:
+        """:meth:`summary` and :meth:`collect` from one read of the counters (a status
+        report needs both; reading twice doubled its cost on the training thread)."""
         events = []
         now = time.time()
+        modules = {}
         for site in self._sites:
-            row = self._read(site)
+            row = modules[site.name] = self._read(site)
             if row["nonfinite"] or row["outliers"]:
                 # On accelerators this is where a fracture becomes known on the host.
                 site.check_all_until = max(
@@ -527,13 +538,15 @@ class GoldenRepair:
                     )
                 )
             site.unchecked = 0
-            if site.counters is not None:
+            touched = any(row[name] for name in _COUNTER_NAMES) or (
+                row["min_similarity"] is not None or row["max_entropy_bits"] != 0.0
+            )
+            if site.counters is not None and touched:  # a clean CPU site has nothing to reset
                 site.counters.zero_()
-                site.extremes[0] = math.inf
-                site.extremes[1] = 0.0
+                site.extremes.copy_(site.extremes_reset)
         if self.log is not None:
             self.log.extend(events)
-        return events
+        return self._summarise(modules), events
 
     def running_stats(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Copies of a module's running (mean, variance) per feature."""
