@@ -81,6 +81,7 @@ class _Site:
         self.forwards = 0  # every forward through the hook
         self.unchecked = 0  # forwards passed through unchecked (check_every > 1)
         self.check_all_until = 0  # check every forward up to this forward (escalation)
+        self.stats_at = 0  # the forward whose batch last updated the statistics
         self.entropy_limit_bits = math.inf
         self.z_buffer: torch.Tensor | None = None
         self.shape: list[int] | None = None  # broadcast shape of per-feature tensors
@@ -101,8 +102,8 @@ class GoldenRepair:
     ``momentum``: weight of each training batch in the running statistics (the first batches
     use a cumulative mean). ``warmup_steps``: training forwards before outlier detection
     starts (non-finite values are repaired from the first forward); during warm-up every
-    batch updates the statistics, afterwards every ``stats_every``-th (they drift slowly, and
-    the update is the costliest part of a clean forward). ``identity_floor``:
+    batch updates the statistics, afterwards one batch every ``stats_every`` forwards (they
+    drift slowly, and the update is the costliest part of a clean forward). ``identity_floor``:
     minimum cosine similarity of repaired vs original per sample. ``max_repair_entropy_bits``:
     ``None`` means ``log2(n/4)`` for a sample of n elements. ``gentle_max_intensity`` and
     ``gentle_threshold_scale``: gentle mode's intensity cap and threshold factor.
@@ -360,9 +361,16 @@ class GoldenRepair:
             site.inv_b = site.inv_std.view(site.shape)
 
     def _count_training_call(self, site: _Site) -> bool:
-        """Count a training forward; True when its batch is due to update the statistics."""
+        """Count a checked training forward; True when its batch is due to update the
+        statistics: during warm-up, then once ``stats_every`` forwards have passed since the
+        last update (counted over every forward, so sampling does not let them go stale)."""
         site.train_calls += 1
-        return site.train_calls <= self.warmup_steps or site.train_calls % self.stats_every == 0
+        if site.train_calls <= self.warmup_steps or site.forwards - site.stats_at >= (
+            self.stats_every
+        ):
+            site.stats_at = site.forwards
+            return True
+        return False
 
     def _update_stats(self, site: _Site, z: torch.Tensor) -> None:
         """Fold one training batch (given as z-scores under the current stats) into the stats.

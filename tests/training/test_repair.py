@@ -405,3 +405,25 @@ def test_sampling_arguments_are_validated():
         GoldenRepair(model, check_every=0)
     with pytest.raises(ConfigError, match="'escalation_forwards'.*-3"):
         GoldenRepair(model, escalation_forwards=-3)
+
+
+def test_sampling_keeps_the_statistics_as_fresh_as_checking_every_forward():
+    """Statistics follow a drift on the same forward clock whatever ``check_every``: stale
+    statistics would turn the drift into false fractures (and endless escalation)."""
+    means = {}
+    for every in (1, 8):
+        torch.manual_seed(0)
+        model = nn.Sequential()
+        model.add_module("probe", Probe())
+        repair = GoldenRepair(
+            model, ["probe"], warmup_steps=5, stats_every=4, momentum=0.5, check_every=every
+        )
+        model.train()
+        for _ in range(5):
+            model(torch.randn(256, FEATURES) * STD + MEAN)
+        for _ in range(64):  # the activations drift by one standard deviation
+            model(torch.randn(256, FEATURES) * STD + MEAN + STD)
+        means[every] = repair.running_stats("probe")[0]
+        assert repair.summary()["repairs"] == 0
+    assert torch.allclose(means[1], torch.full((FEATURES,), MEAN + STD), atol=0.3)
+    assert torch.allclose(means[8], torch.full((FEATURES,), MEAN + STD), atol=0.3)
