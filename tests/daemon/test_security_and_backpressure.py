@@ -8,8 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from runtime.bus import BusSubscriber, CurveKeys, make_keys
+import numpy as np
+
+from runtime.bus import BusPublisher, BusSubscriber, CurveKeys, make_keys
 from runtime.client import ControlClient
+from runtime.stages import confirm_subscribed
 from tests.daemon._helpers import DaemonProcess, write_config
 
 
@@ -90,8 +93,11 @@ def _rss_kb(pid: int) -> int:
 
 
 def test_a_stuck_subscriber_neither_grows_the_daemon_nor_goes_unnoticed(tmp_path):
-    # A 15-minute scenario replayed flat out: far more than socket buffers can hold.
-    config, _, sub = write_config(tmp_path)
+    # A 15-minute scenario replayed flat out, plus a flood through the daemon's broker sent
+    # once the stuck subscriber is surely connected (the replay's burst alone can come and
+    # go before a subscriber started beside the daemon has reconnected): together far more
+    # than the high-water marks and the socket buffers can hold.
+    config, pub, sub = write_config(tmp_path)
     text = config.read_text().replace(
         '[source]\nboard = "synthetic"',
         (
@@ -100,12 +106,20 @@ def test_a_stuck_subscriber_neither_grows_the_daemon_nor_goes_unnoticed(tmp_path
         ),
     )
     config.write_text(text.replace("[bus]\n", "[bus]\nhwm = 100\n"))
-    stuck = BusSubscriber(sub, ("raw.", "features", "control", "status."), hwm=10)
     daemon = DaemonProcess(config)
+    stuck = BusSubscriber(sub, ("raw.", "features", "control", "status."), hwm=10)
+    flood = BusPublisher(pub, "flood")
     try:
+        confirm_subscribed(stuck)  # registered at the broker; from here on it reads nothing
         time.sleep(2)  # warm-up
         before = _rss_kb(daemon.proc.pid)
-        time.sleep(12)  # the stuck subscriber reads nothing meanwhile
+        # 64 MB in 32 kB messages: a full queue to the stuck peer (100 messages) is 3.2 MB.
+        payload = np.zeros((16, 512), dtype=np.float32)
+        for i in range(2000):
+            flood.publish("raw.flood", {"index": i}, array=payload)
+            if i % 50 == 0:
+                time.sleep(0.05)
+        time.sleep(8)  # the stuck subscriber reads nothing meanwhile
         after = _rss_kb(daemon.proc.pid)
         assert after - before < 20_000, f"daemon RSS grew {after - before} kB"
         # A gap shows once a later message on the same topic arrives: status.* messages
@@ -117,5 +131,6 @@ def test_a_stuck_subscriber_neither_grows_the_daemon_nor_goes_unnoticed(tmp_path
         assert stuck.stats.dropped > 0, stuck.stats
         assert daemon.proc.poll() is None
     finally:
+        flood.close()
         stuck.close()
         daemon.stop()
