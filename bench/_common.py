@@ -86,6 +86,23 @@ def loopback_bus() -> dict[str, str]:
     }
 
 
+def synthetic_daemon_config(bus: dict[str, str] | None = None) -> Any:
+    """The latency benchmarks' daemon config: the synthetic board on ``bus`` (fresh loopback
+    ports by default), a 4 s attention baseline, and control from attention alone (stress
+    would need a minute of heart data first)."""
+    from runtime.config import config_from_mapping
+
+    return config_from_mapping(
+        {
+            "bus": bus if bus is not None else loopback_bus(),
+            "source": {"board": "synthetic"},
+            "features": {"eeg": {"baseline_s": 4.0}},
+            "controller": {"require_stress": False},
+        },
+        origin="bench",
+    )
+
+
 def clock_ticks_per_s() -> int:
     return int(os.sysconf("SC_CLK_TCK"))
 

@@ -25,7 +25,14 @@ import sys
 import time
 from typing import Any
 
-from bench._common import REPO, loopback_bus, module_main, print_table, summarise_ms
+from bench._common import (
+    REPO,
+    loopback_bus,
+    module_main,
+    print_table,
+    summarise_ms,
+    synthetic_daemon_config,
+)
 
 _JOB = """
 import sys, time
@@ -57,19 +64,10 @@ with Biofeedback(model, client, repair=False, status_every=1) as bf:
 
 def measure(seconds: float) -> dict[str, Any]:
     from runtime.bus import BusSubscriber
-    from runtime.config import config_from_mapping
     from runtime.daemon import Daemon
 
     bus = loopback_bus()
-    config = config_from_mapping(
-        {
-            "bus": bus,
-            "source": {"board": "synthetic"},
-            "features": {"eeg": {"baseline_s": 4.0}},
-            "controller": {"require_stress": False},
-        },
-        origin="bench",
-    )
+    config = synthetic_daemon_config(bus)
     applied: dict[float, float] = {}  # sample_time → first applied_at
     received: list[float] = []
     feature_published: dict[Any, float] = {}  # raw_seq → the estimate's publish time

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import zmq
 
-from bench._common import TrainingLoad
+from bench._common import TrainingLoad, synthetic_daemon_config
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -31,21 +31,9 @@ def percentile(values: list[float], q: float) -> float:
 def measure_pipeline(seconds: float) -> list[float]:
     """Run the real daemon on the synthetic board; latency (ms) of each control message."""
     from runtime.bus import BusSubscriber
-    from runtime.config import config_from_mapping
     from runtime.daemon import Daemon
 
-    config = config_from_mapping(
-        {
-            "bus": {
-                "publish_endpoint": "tcp://127.0.0.1:*",
-                "subscribe_endpoint": "tcp://127.0.0.1:*",
-            },
-            "source": {"board": "synthetic"},
-            "features": {"eeg": {"baseline_s": 4.0}},
-            "controller": {"require_stress": False},
-        },
-        origin="bench",
-    )
+    config = synthetic_daemon_config()
     latencies: list[float] = []
     with Daemon(config) as daemon:
         subscriber = BusSubscriber(daemon.subscribe_endpoint, ("control",))

@@ -24,6 +24,7 @@ from bench._common import (
     module_main,
     print_table,
     summarise_ms,
+    synthetic_daemon_config,
 )
 
 SETUPS: tuple[tuple[str, int, int], ...] = (
@@ -36,19 +37,10 @@ SETUPS: tuple[tuple[str, int, int], ...] = (
 def measure(threads: int, nice: int, seconds: float) -> tuple[list[float], float]:
     """E2e latencies (ms) of feature-triggered controls, and cores the job used."""
     from runtime.bus import BusSubscriber
-    from runtime.config import config_from_mapping
     from runtime.daemon import Daemon
 
     bus = loopback_bus()
-    config = config_from_mapping(
-        {
-            "bus": bus,
-            "source": {"board": "synthetic"},
-            "features": {"eeg": {"baseline_s": 4.0}},
-            "controller": {"require_stress": False},
-        },
-        origin="bench",
-    )
+    config = synthetic_daemon_config(bus)
     latencies: list[float] = []
     subscriber = BusSubscriber(bus["subscribe_endpoint"], ("control",))
     try:

@@ -35,6 +35,7 @@ Run: ``python -m bench.bench_training`` (``--quick`` for a short run). Target: e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -233,16 +234,6 @@ def bench_single(quick: bool) -> dict[str, Any]:
     model = make_mlp()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     layers = ["0", "2"]
-    # Logs count the forwards that found a fracture: each costs a repair, and under
-    # sampling starts escalation_forwards of checking every forward.
-    exact = GoldenRepair(model, layers, log=RepairLog(maxlen=100_000))
-    exact.remove()
-    sampled = GoldenRepair(
-        model, layers, check_every=SAMPLED_CHECK_EVERY, log=RepairLog(maxlen=100_000)
-    )
-    sampled.remove()
-    denser = GoldenRepair(model, layers, check_every=DENSER_CHECK_EVERY)
-    denser.remove()
     floor_handles: list[Any] = []
 
     def attach_floor() -> None:
@@ -255,21 +246,33 @@ def bench_single(quick: bool) -> dict[str, Any]:
             floor_handles.pop().remove()
 
     bf_client = Biofeedback(model, client, repair=False, status_every=10)
-    bf_exact = Biofeedback(model, client, repair=exact, status_every=10)
-    bf_sampled = Biofeedback(model, client, repair=sampled, status_every=10)
-    bf_denser = Biofeedback(model, client, repair=denser, status_every=10)
     jobs = {
         "plain": _Job(model, opt=opt),
         "client": _Job(model, bf_client.step, opt=opt),
         "floor": _Job(model, bf_client.step, opt=opt, enter=attach_floor, leave=remove_floor),
-        "repair": _Job(model, bf_exact.step, opt=opt, enter=exact.attach, leave=exact.remove),
-        "sampled": _Job(
-            model, bf_sampled.step, opt=opt, enter=sampled.attach, leave=sampled.remove
-        ),
-        "sampled4": _Job(model, bf_denser.step, opt=opt, enter=denser.attach, leave=denser.remove),
     }
+    repairs: dict[str, GoldenRepair] = {}
+    feedback = [bf_client]
+    for name, every in (
+        ("repair", 1),
+        ("sampled", SAMPLED_CHECK_EVERY),
+        ("sampled4", DENSER_CHECK_EVERY),
+    ):
+        # The log counts the forwards that found a fracture: each costs a repair, and under
+        # sampling starts escalation_forwards of checking every forward.
+        repair = repairs[name] = GoldenRepair(
+            model, layers, check_every=every, log=RepairLog(maxlen=100_000)
+        )
+        repair.remove()
+        feedback.append(Biofeedback(model, client, repair=repair, status_every=10))
+        jobs[name] = _Job(
+            model, feedback[-1].step, opt=opt, enter=repair.attach, leave=repair.remove
+        )
+    exact, sampled = repairs["repair"], repairs["sampled"]
     try:
-        with bf_client, bf_exact, bf_sampled, bf_denser:
+        with contextlib.ExitStack() as stack:
+            for bf in feedback:
+                stack.enter_context(bf)
             _interleave(jobs, 3, block, batches)  # warm-up (and GoldenRepair's warm-up)
             medians = _interleave(jobs, rounds, block, batches)
             # CPU time of this thread with one torch thread: robust to other processes
@@ -288,11 +291,10 @@ def bench_single(quick: bool) -> dict[str, Any]:
                 bf_client.step()
             client_call_s = (time.perf_counter() - start) / calls
             live = client.is_live()
-            changes = bf_exact.control.seq
+            changes = feedback[1].control.seq
     finally:
-        exact.remove()
-        sampled.remove()
-        denser.remove()
+        for repair in repairs.values():
+            repair.remove()
         remove_floor()
         client.close()
         stop.set()
