@@ -3,8 +3,8 @@
 Run: ``python -m bench.bench_training`` (``--quick`` for a short run). Target: each ≤ 1 %.
 
 1. One process, an MLP 512→512→512→10 with Adam on batch 64 (about 3 ms a step here), in
-   interleaved blocks of 10 steps on one model and optimiser (the repair hooks are attached
-   for the ``repair`` blocks only):
+   interleaved blocks of 10 steps on one model and optimiser (each variant's checks are
+   attached for its own blocks only):
 
    * ``plain``: the step alone;
    * ``client``: plus ``Biofeedback(repair=False)`` fed by a real ``ControlClient``
@@ -14,7 +14,8 @@ Run: ``python -m bench.bench_training`` (``--quick`` for a short run). Target: e
      checking every forward (the default), and the same client plumbing;
    * ``sampled``: the same with ``GoldenRepair(check_every=8)``, and ``sampled4`` with
      ``check_every=4``;
-   * ``floor``: the client plumbing plus a bare hook on the same two layers that reads
+   * ``floor``: the client plumbing plus a bare check on the same two layers (attached the
+     way GoldenRepair attaches, as a wrapper of the module's ``forward``) that reads
      ``aminmax`` of the activations: the cheapest exact check any actuator that looks at
      every activation of every forward can do, beside which the ``repair`` figure is read.
 
@@ -153,20 +154,26 @@ def _control_publisher(endpoint: str, stop: threading.Event) -> None:
         publisher.close()
 
 
-def _range_check_hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
-    """The cheapest exact check: one ``aminmax`` of the activations read on the host."""
-    low, high = torch.aminmax(output.detach())
-    low.item(), high.item()
+def _range_checked(forward: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """``forward`` followed by the cheapest exact check: one ``aminmax`` of the activations
+    read on the host. Set as the module's ``forward``, the way GoldenRepair attaches."""
+
+    def checked(*args: Any) -> torch.Tensor:
+        output = forward(*args)
+        low, high = torch.aminmax(output.detach())
+        low.item(), high.item()
+        return output
+
+    return checked
 
 
 def _time_inside(
     job: _Job,
     repair: Any,
-    layers: list[str],
     steps: int,
     batches: list[tuple[torch.Tensor, ...]],
 ) -> float:
-    """Seconds per step the training thread spends inside ``repair``'s hooks and the job's
+    """Seconds per step the training thread spends inside ``repair``'s checks and the job's
     ``after_step`` (``Biofeedback.step``), timed where they run, in the training loop.
 
     Not an A/B: it sees our code's own time with the caches as the step leaves them (about
@@ -185,10 +192,8 @@ def _time_inside(
         return run
 
     repair.attach()
-    for name in layers:
-        hooks = job.model.get_submodule(name)._forward_hooks  # the bench may peek
-        for key, hook in list(hooks.items()):
-            hooks[key] = timed(hook)
+    for site in repair._sites:  # the bench may peek
+        site.wrapper.check = timed(site.wrapper.check)
     after, job.after_step = job.after_step, timed(job.after_step)
     try:
         for i in range(steps):
@@ -208,7 +213,7 @@ def bench_single(quick: bool) -> dict[str, Any]:
 
     torch.set_num_threads(2)
     rounds, block = (40, 10) if quick else (200, 10)
-    cpu_rounds = 150 if quick else 400  # the headline A/B: more rounds
+    cpu_rounds = 300 if quick else 600  # the headline A/B: more rounds
     generator = torch.Generator().manual_seed(1)
     batches = [
         (
@@ -230,20 +235,24 @@ def bench_single(quick: bool) -> dict[str, Any]:
         time.sleep(0.01)
     # One model and one optimiser for every variant: separate copies differ in memory
     # placement, which moves a 3 ms step by a few percent on its own. The variants differ
-    # only in what runs: each variant's hooks are attached for its own blocks alone.
+    # only in what runs: each variant's checks are attached for its own blocks alone.
+    # Adam runs with a learning rate of 0: every step does all of its work, but the weights
+    # stay put. Otherwise each GoldenRepair would see the model only during its own blocks
+    # (one in six) while the others trained it, its statistics would lag the activations
+    # by far more than in a run of its own, and the lag would read as fractures (each one
+    # escalates sampled checking to every forward for 200 forwards).
     model = make_mlp()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    opt = torch.optim.Adam(model.parameters(), lr=0.0)
     layers = ["0", "2"]
-    floor_handles: list[Any] = []
 
     def attach_floor() -> None:
-        floor_handles.extend(
-            model.get_submodule(n).register_forward_hook(_range_check_hook) for n in layers
-        )
+        for name in layers:
+            module = model.get_submodule(name)
+            module.forward = _range_checked(module.forward)
 
     def remove_floor() -> None:
-        while floor_handles:
-            floor_handles.pop().remove()
+        for name in layers:
+            model.get_submodule(name).__dict__.pop("forward", None)
 
     bf_client = Biofeedback(model, client, repair=False, status_every=10)
     jobs = {
@@ -282,8 +291,8 @@ def bench_single(quick: bool) -> dict[str, Any]:
             cpu = _interleave(jobs, cpu_rounds, block, batches, clock=time.thread_time)
             torch.set_num_threads(2)
             direct_steps = 500 if quick else 3000
-            inside_exact = _time_inside(jobs["repair"], exact, layers, direct_steps, batches)
-            inside_sampled = _time_inside(jobs["sampled"], sampled, layers, direct_steps, batches)
+            inside_exact = _time_inside(jobs["repair"], exact, direct_steps, batches)
+            inside_sampled = _time_inside(jobs["sampled"], sampled, direct_steps, batches)
             # Direct cost of the plumbing: bf.step() alone (read, apply, a report every 10).
             calls = 20_000
             start = time.perf_counter()
@@ -491,7 +500,7 @@ def main() -> None:
         f"= {result['client_call_pct']:.3f} % of the plain step (direct timing)"
     )
     print(
-        "  time inside GoldenRepair's hooks + Biofeedback.step(), timed in the loop: "
+        "  time inside GoldenRepair's checks + Biofeedback.step(), timed in the loop: "
         f"every forward {result['inside_exact_us']:.1f} us/step "
         f"({result['inside_exact_pct']:.2f} %), check_every={k} "
         f"{result['inside_sampled_us']:.1f} us/step ({result['inside_sampled_pct']:.2f} %)"

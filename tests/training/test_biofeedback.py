@@ -120,15 +120,16 @@ def test_no_client_means_the_safe_state():
     assert bf.control.safe and bf.control.gentle and bf.control.intensity == 1.0
 
 
-def test_owned_repair_hooks_are_removed_on_exit_and_given_ones_kept():
+def test_an_owned_repair_is_removed_on_exit_and_a_given_one_kept():
     model = small_model()
-    with Biofeedback(model, None):
-        assert model[0]._forward_hooks
-    assert not model[0]._forward_hooks
+    with Biofeedback(model, None) as bf:
+        owned = bf.repair
+        assert owned is not None and owned.attached and "forward" in model[0].__dict__
+    assert not owned.attached and "forward" not in model[0].__dict__
     repair = GoldenRepair(model)
     with Biofeedback(model, None, repair=repair) as bf:
         assert bf.repair is repair
-    assert model[0]._forward_hooks
+    assert repair.attached and "forward" in model[0].__dict__
     repair.remove()
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import io
+import logging
 import math
 
 import pytest
@@ -262,13 +265,107 @@ def test_conv_outputs_use_per_channel_statistics():
     repair.remove()
 
 
-def test_remove_detaches_every_hook():
+def wrapped(module: nn.Module) -> bool:
+    """True while ``module``'s forward is replaced by an instance attribute."""
+    return "forward" in module.__dict__
+
+
+def test_remove_restores_every_modules_own_forward():
     model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
     with GoldenRepair(model) as repair:
         assert repair.module_names == ["0", "2"]
-        assert len(model[0]._forward_hooks) == 1
-    assert not model[0]._forward_hooks and not model[2]._forward_hooks
+        assert repair.attached and wrapped(model[0]) and wrapped(model[2])
+        assert not wrapped(model[1])
+    assert not repair.attached
+    assert not wrapped(model[0]) and not wrapped(model[2])
     repair.remove()  # twice is fine
+    repair.attach()
+    assert repair.attached and wrapped(model[0])
+    repair.remove()
+
+
+def poisoned_probe() -> tuple[nn.Sequential, GoldenRepair, torch.Tensor]:
+    """A warmed-up Probe with a NaN spike armed, and its repair."""
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("probe", Probe())
+    repair = GoldenRepair(model, ["probe"], warmup_steps=5)
+    for _ in range(8):
+        model(torch.randn(256, FEATURES) * STD + MEAN)
+    x = batch()
+    model.probe.spike = nan_spike(x)
+    return model, repair, x
+
+
+def test_a_deep_copy_of_the_model_is_a_plain_model_sharing_no_repair_state():
+    model, repair, x = poisoned_probe()
+    twin = copy.deepcopy(model)
+    assert not wrapped(twin.probe) or twin.probe.forward.__self__ is twin.probe
+    assert torch.isnan(twin(x)).any()  # the copy is not repaired...
+    assert repair.counts() == {"probe": 0}  # ...and does not touch the original's counters
+    assert torch.isfinite(model(x)).all()  # the original still is
+    assert repair.counts() == {"probe": 1}
+
+
+def test_a_model_with_a_repair_attached_can_be_saved_whole():
+    model, repair, x = poisoned_probe()
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    assert torch.isnan(loaded(x)).any()  # saved as the plain module
+    assert torch.isfinite(model(x)).all()
+
+
+def test_remove_gives_back_a_forward_the_user_had_set():
+    model = nn.Sequential(nn.Linear(4, 4))
+    calls = []
+    own = model[0].forward
+
+    def traced(x: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        return own(x)
+
+    model[0].forward = traced
+    repair = GoldenRepair(model)
+    model(torch.randn(2, 4))
+    assert calls == [1]  # the user's forward runs inside the check
+    repair.remove()
+    assert model[0].forward is traced
+
+
+def test_a_forward_wrapped_again_after_attaching_keeps_working_when_removed(caplog):
+    model, repair, x = poisoned_probe()
+    inner = model.probe.forward
+    model.probe.forward = lambda t: inner(t)  # other code wraps the repaired forward
+    with caplog.at_level(logging.WARNING, logger="runtime.training"):
+        repair.remove()
+    assert "wrapped again" in caplog.text
+    assert torch.isnan(model(x)).any()  # the repair passes through; the call still works
+
+
+def test_leaving_gentle_mode_lowers_the_threshold_at_the_next_forward():
+    """The CPU fast path's band follows the threshold: an activation at |z| = 12 is clean
+    under gentle mode's 15 and a fracture under the plain 10."""
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("probe", Probe())
+    repair = GoldenRepair(model, ["probe"], warmup_steps=5, threshold_z=10.0)
+    repair.apply_control(1.0, gentle=True)
+    for _ in range(8):
+        model(torch.randn(256, FEATURES) * STD + MEAN)
+    model.eval()
+    mean, var = repair.running_stats("probe")
+    x = batch()
+    model.probe.spike = torch.zeros_like(x)
+    model.probe.spike[0, 0] = mean[0] + 12 * var[0].sqrt() - x[0, 0]  # lands at z = 12
+    spiked = x + model.probe.spike
+    assert torch.equal(model(x), spiked)  # gentle: 12 < 15, and the fast path is armed
+    repair.apply_control(1.0, gentle=False)
+    out = model(x)
+    assert out[0, 0] < spiked[0, 0]  # plain: 12 > 10, blended toward the mean
+    assert torch.equal(out[1:], spiked[1:])
+    assert repair.counts() == {"probe": 1}
 
 
 def test_bad_arguments_name_the_argument_and_the_value():
@@ -427,3 +524,25 @@ def test_sampling_keeps_the_statistics_as_fresh_as_checking_every_forward():
         assert repair.summary()["repairs"] == 0
     assert torch.allclose(means[1], torch.full((FEATURES,), MEAN + STD), atol=0.3)
     assert torch.allclose(means[8], torch.full((FEATURES,), MEAN + STD), atol=0.3)
+
+
+def test_unbatched_forwards_keep_the_statistics_per_feature():
+    """A module called on single samples (1-D) after batched warm-up: the statistics stay per
+    feature through the CPU fast path's updates, and a NaN in one sample is still repaired."""
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("probe", Probe())
+    repair = GoldenRepair(model, ["probe"], warmup_steps=5, stats_every=4)
+    for _ in range(6):
+        model(torch.randn(256, FEATURES) * STD + MEAN)
+    for _ in range(40):  # ten statistics updates from one sample each
+        model(torch.randn(FEATURES) * STD + MEAN)
+    mean, var = repair.running_stats("probe")
+    assert mean.shape == (FEATURES,) and var.shape == (FEATURES,)
+    assert torch.allclose(mean, torch.full((FEATURES,), MEAN), atol=2.0)
+    sample = torch.full((FEATURES,), MEAN)
+    model.probe.spike = torch.zeros(FEATURES)
+    model.probe.spike[1] = math.nan
+    out = model(sample)
+    assert out.shape == (FEATURES,) and torch.isfinite(out).all()
+    assert repair.counts() == {"probe": 1}
