@@ -29,7 +29,8 @@ Run: ``python -m bench.bench_training`` (``--quick`` for a short run). Target: e
    loop (``Biofeedback.step()``, reports included).
 2. Two gloo ranks (``torch.multiprocessing``, one thread each) training the same MLP under
    DistributedDataParallel: the step alone vs the step plus ``DistributedControl.current()``
-   in ``sync`` mode, ``async`` mode, and ``async`` every 4 steps, interleaved; as wall-clock
+   in ``sync`` and ``async`` mode every step, ``async`` every 4 steps, and the default (async,
+   about every 50 ms), interleaved; as wall-clock
    and process-CPU A/B, and as the time the training thread spends inside ``current()``.
 """
 
@@ -377,12 +378,13 @@ def _rank_main(rank: int, world: int, port: int, quick: bool, out_path: str) -> 
             return None
 
     source = _Source() if rank == 0 else None
-    sync = DistributedControl(source, mode="sync")
-    asyn = DistributedControl(source, mode="async")
+    sync = DistributedControl(source, mode="sync", every=1)
+    asyn = DistributedControl(source, mode="async", every=1)
     asyn4 = DistributedControl(source, mode="async", every=4)
+    auto = DistributedControl(source)  # the default: async, a broadcast about every 50 ms
     ddp = DistributedDataParallel(make_mlp())  # one model for all variants (see above)
     opt = torch.optim.Adam(ddp.parameters(), lr=1e-4)
-    inside = {"sync": [0.0, 0], "async": [0.0, 0], "async4": [0.0, 0]}
+    inside = {"sync": [0.0, 0], "async": [0.0, 0], "async4": [0.0, 0], "auto": [0.0, 0]}
 
     def timed(name: str, call: Callable[[], Any]) -> Callable[[], Any]:
         # Time spent inside current() on the training thread (blocking cost only).
@@ -400,6 +402,7 @@ def _rank_main(rank: int, world: int, port: int, quick: bool, out_path: str) -> 
         "sync": _Job(ddp, timed("sync", sync.current), opt=opt),
         "async": _Job(ddp, timed("async", asyn.current), opt=opt),
         "async4": _Job(ddp, timed("async4", asyn4.current), opt=opt),
+        "auto": _Job(ddp, timed("auto", auto.current), opt=opt),
     }
     _interleave(jobs, 2, block, batches)
     medians = _interleave(jobs, rounds, block, batches)
@@ -409,6 +412,7 @@ def _rank_main(rank: int, world: int, port: int, quick: bool, out_path: str) -> 
     medians.update({f"cpu_{k}": v for k, v in cpu.items()})
     medians.update({f"inside_{k}": total / max(n, 1) for k, (total, n) in inside.items()})
     asyn.close()
+    auto.close()
     asyn4.close()
     dist.barrier()
     if rank == 0:
@@ -429,12 +433,15 @@ def bench_distributed(quick: bool) -> dict[str, Any]:
         "sync_overhead_pct": _pct(medians, "sync"),
         "async_overhead_pct": _pct(medians, "async"),
         "async4_overhead_pct": _pct(medians, "async4"),
+        "auto_overhead_pct": _pct(medians, "auto"),
         "inside_sync_pct": medians["inside_sync"] / medians["plain"] * 100,
         "inside_async_pct": medians["inside_async"] / medians["plain"] * 100,
         "inside_async4_pct": medians["inside_async4"] / medians["plain"] * 100,
+        "inside_auto_pct": medians["inside_auto"] / medians["plain"] * 100,
         "cpu_sync_overhead_pct": (medians["cpu_sync_ratio"] - 1) * 100,
         "cpu_async_overhead_pct": (medians["cpu_async_ratio"] - 1) * 100,
         "cpu_async4_overhead_pct": (medians["cpu_async4_ratio"] - 1) * 100,
+        "cpu_auto_overhead_pct": (medians["cpu_auto_ratio"] - 1) * 100,
     }
 
 
@@ -448,13 +455,16 @@ def run(quick: bool) -> dict[str, Any]:
         "distributed_sync_overhead_pct": distributed["sync_overhead_pct"],
         "distributed_async_overhead_pct": distributed["async_overhead_pct"],
         "distributed_async_every4_overhead_pct": distributed["async4_overhead_pct"],
+        "distributed_auto_overhead_pct": distributed["auto_overhead_pct"],
         "distributed_cpu_sync_overhead_pct": distributed["cpu_sync_overhead_pct"],
         "distributed_cpu_async_overhead_pct": distributed["cpu_async_overhead_pct"],
         "distributed_cpu_async_every4_overhead_pct": distributed["cpu_async4_overhead_pct"],
+        "distributed_cpu_auto_overhead_pct": distributed["cpu_auto_overhead_pct"],
         "distributed_inside_sync_pct": distributed["inside_sync_pct"],
         "distributed_inside_async_pct": distributed["inside_async_pct"],
         "distributed_inside_async_every4_pct": distributed["inside_async4_pct"],
-        "distributed_overhead_pct": distributed["async4_overhead_pct"],
+        "distributed_inside_auto_pct": distributed["inside_auto_pct"],
+        "distributed_overhead_pct": distributed["auto_overhead_pct"],
         "target_pct": TARGET_PCT,
     }
 
@@ -513,6 +523,7 @@ def main() -> None:
     for label, key in (
         ("sync broadcast every step", "sync"),
         ("async (apply one step later)", "async"),
+        ("default: async, about every 50 ms", "auto"),
         ("async, broadcast every 4 steps", "async_every4"),
     ):
         wall = result[f"distributed_{key}_overhead_pct"]

@@ -95,7 +95,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--mode", choices=("async", "sync"), default="async", help="broadcast")
     parser.add_argument(
-        "--every", type=int, default=4, help="steps between control broadcasts (held between)"
+        "--every",
+        type=int,
+        default=None,
+        help="steps between control broadcasts (held between); default: by time, --interval",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=0.05,
+        help="seconds between control broadcasts when --every is not given (default 0.05)",
     )
     parser.add_argument("--status-every", type=int, default=10, help="steps between model.status")
     parser.add_argument("--batch", type=int, default=32, help="batch size per rank")
@@ -142,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             distributed=True,
             distributed_mode=args.mode,
             distributed_every=args.every,
+            distributed_interval_s=args.interval,
             status_every=args.status_every,
         ) as bf:
             for _ in range(args.steps):
@@ -170,11 +180,12 @@ def main(argv: list[str] | None = None) -> int:
                     status = 1
                     break
         if status == 0:
+            cadence = f"{args.interval:g} s" if args.every is None else f"{args.every} steps"
             pairs = zip(reference[:-1], reference[1:], strict=True)
             changes = sum(a[1:] != b[1:] for a, b in pairs)
             print(
                 f"ranks agreed on {len(reference)} steps (world size {world}, mode {args.mode}, "
-                f"broadcast every {args.every}, "
+                f"broadcast every {cadence}, "
                 f"control changed {changes} times, last seq {reference[-1][1]}, "
                 f"{elapsed / args.steps * 1e3:.2f} ms/step)",
                 flush=True,

@@ -67,7 +67,9 @@ class Biofeedback:
     detects an initialised process group with more than one rank. ``distributed_mode``:
     ``"async"`` (apply at step k what rank ``src_rank`` read at step k−1; no stall) or
     ``"sync"`` (blocking broadcast every step). ``distributed_every``: steps between
-    broadcasts (control is held in between). ``repair_log``: receives repair events at
+    broadcasts (control is held in between); ``None`` (the default) broadcasts about every
+    ``distributed_interval_s`` seconds of training, in steps the source rank picks from its
+    step time (see :class:`DistributedControl`). ``repair_log``: receives repair events at
     each status report.
     """
 
@@ -81,7 +83,8 @@ class Biofeedback:
         status_every: int = 10,
         distributed: bool | None = None,
         distributed_mode: str = "async",
-        distributed_every: int = 4,
+        distributed_every: int | None = None,
+        distributed_interval_s: float = 0.05,
         src_rank: int = 0,
         repair_log: RepairLog | None = None,
     ) -> None:
@@ -123,7 +126,11 @@ class Biofeedback:
         self.rank, self.world_size = (rank, world_size) if use_distributed else (0, 1)
         self.source: ControlSource = (
             DistributedControl(
-                self.client, src=src_rank, mode=distributed_mode, every=distributed_every
+                self.client,
+                src=src_rank,
+                mode=distributed_mode,
+                every=distributed_every,
+                interval_s=distributed_interval_s,
             )
             if use_distributed
             else self.client

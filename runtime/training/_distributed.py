@@ -15,12 +15,16 @@ Modes:
   never waits for the wire. The first call broadcasts synchronously so that step 0 agrees.
 * ``"sync"``: a blocking broadcast every step.
 
-``every`` (default 4) broadcasts only every 4th step and holds the control in between,
-identically on every rank. Measured with two gloo ranks on the CPU (``python -m
-bench.bench_training``, quiet machine): a sync broadcast every step cost several % of a
-DDP step of the 2×512 MLP, async every step ≈ 1.0–1.7 %, async every 4 steps ≈ 0.4 %. Four
-steps of a training loop are milliseconds, far below the controller's time scale (feature
-hops of 250 ms, control TTLs of seconds), so the default buys the ≤ 1 % target for nothing.
+Between broadcasts every rank holds the control it has. How long: ``every=N`` broadcasts
+every N-th step. By default (``every=None``) the source rank picks the number of steps so
+that broadcasts come about every ``interval_s`` (50 ms) of training, from the step time it
+measures, and sends that number with the control, so every rank switches to the next
+control at the same step. Why by time: a broadcast costs the training thread about 0.2 ms
+here (posting gloo work on a loaded 2-core machine; ``python -m bench.bench_training``), which
+is 2–3 % of an 8 ms DDP step of the 2×512 MLP when done every step and ≈ 1 % every 4 steps,
+while on a model whose step takes a second a fixed 4 steps would hold the control for
+4 s. 50 ms is far below the controller's time scale (feature hops of 250 ms, control TTLs of
+seconds) and keeps the agreement a fixed, small share of any step.
 
 The source rank's ``client.current()`` never blocks (ControlClient keeps the latest value
 and expires it to the safe state by itself), so a slow or absent daemon never stalls the
@@ -31,6 +35,8 @@ from __future__ import annotations
 
 import logging
 import math
+import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -38,11 +44,12 @@ import torch.distributed as dist
 
 from runtime.client._control import Control, safe_control
 from runtime.training._source import ControlSource
-from runtime.training._validate import check_positive_int, raise_config_error
+from runtime.training._validate import check_float, check_positive_int, raise_config_error
 
 logger = logging.getLogger("runtime.training")
 
-_FIELDS = 9
+_FIELDS = 9  # the control's fields (encode_control)
+_HOLD = _FIELDS  # and after them, the steps every rank holds this control
 _MODES = ("async", "sync")
 
 
@@ -95,7 +102,10 @@ class DistributedControl:
     ``source``: the client on rank ``src`` (ignored elsewhere; ``None`` means the safe
     state). ``group``: process group (default: the world). ``mode``: ``"async"`` or
     ``"sync"`` (see the module docstring). ``every``: steps between broadcasts (the control
-    is held in between, on every rank alike). ``report()`` forwards only on rank ``src``.
+    is held in between, on every rank alike); ``None`` lets the source pick it from its step
+    time so that broadcasts come about every ``interval_s`` seconds, at most every
+    ``max_every`` steps apart. ``clock``: the source's monotonic clock (seconds; tests pass
+    their own). ``report()`` forwards only on rank ``src``.
     """
 
     def __init__(
@@ -105,7 +115,10 @@ class DistributedControl:
         src: int = 0,
         group: Any = None,
         mode: str = "async",
-        every: int = 4,
+        every: int | None = None,
+        interval_s: float = 0.05,
+        max_every: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not (dist.is_available() and dist.is_initialized()):
             raise_config_error(
@@ -119,7 +132,11 @@ class DistributedControl:
             raise_config_error(
                 f"The argument 'src' must be a rank in [0, {world - 1}]; {src!r} is invalid."
             )
-        self.every = check_positive_int("every", every)
+        self.every = None if every is None else check_positive_int("every", every)
+        self.interval_s = check_float("interval_s", interval_s, low=0.0)
+        self.max_every = check_positive_int("max_every", max_every)
+        self._clock = clock
+        self._last_fill: tuple[float, int] | None = None  # (clock, call) at the last fill
         self.source = source
         self.src = src
         self.group = group
@@ -132,13 +149,16 @@ class DistributedControl:
             if backend == "nccl"
             else torch.device("cpu")
         )
-        self._buffers = [torch.zeros(_FIELDS, dtype=torch.float64, device=device) for _ in "ab"]
-        self._staging = torch.zeros(_FIELDS, dtype=torch.float64)
-        self._local: list[Control | None] = [None, None]
+        self._buffers = [
+            torch.zeros(_FIELDS + 1, dtype=torch.float64, device=device) for _ in "ab"
+        ]
+        self._staging = torch.zeros(_FIELDS + 1, dtype=torch.float64)
+        self._local: list[tuple[Control, int] | None] = [None, None]
         self._pending: Any = None
         self._held: Control | None = None
         self._pending_index = 0
         self._calls = 0
+        self._next_exchange = 1  # the call that exchanges next
         self._rule = f"rank{src}"
 
     def _read_source(self) -> Control:
@@ -150,44 +170,62 @@ class DistributedControl:
             logger.warning("DistributedControl: source.current() failed, safe state: %s", exc)
             return safe_control("client-error")
 
+    def _hold_steps(self) -> int:
+        """On the source: steps to hold the control being filled (fixed, or from the step
+        time measured since the previous fill)."""
+        if self.every is not None:
+            return self.every
+        now, call = self._clock(), self._calls
+        last, self._last_fill = self._last_fill, (now, call)
+        if last is None or call <= last[1] or now <= last[0]:
+            return 1  # no step time measured yet
+        step_s = (now - last[0]) / (call - last[1])
+        steps = math.ceil(self.interval_s / step_s - 1e-6)  # 5.0000001 steps is 5
+        return max(1, min(self.max_every, steps))
+
     def _fill(self, index: int) -> None:
-        """On the source rank, write the current control into buffer ``index``."""
+        """On the source rank, write the current control and its hold into buffer ``index``."""
         if not self.is_source:
             return
         control = self._read_source()
-        self._local[index] = control
-        self._buffers[index].copy_(encode_control(control, self._staging))
+        hold = self._hold_steps()
+        self._local[index] = (control, hold)
+        encode_control(control, self._staging[:_FIELDS])
+        self._staging[_HOLD] = hold
+        self._buffers[index].copy_(self._staging)
 
-    def _decode(self, index: int) -> Control:
+    def _decode(self, index: int) -> tuple[Control, int]:
         # The source keeps the Control it read (with its rule); the values are the same
         # float64 numbers the other ranks decode.
         local = self._local[index]
         if local is not None:
             return local
         values = self._buffers[index].cpu()
-        return decode_control(values, f"{self._rule}:seq{int(values[3].item())}")
+        hold = int(values[_HOLD].item())
+        return decode_control(values[:_FIELDS], f"{self._rule}:seq{int(values[3].item())}"), hold
 
     def current(self) -> Control:
         """The control for this step, identical on every rank (a collective call)."""
         self._calls += 1
-        if self._held is not None and (self._calls - 1) % self.every:
+        if self._held is not None and self._calls < self._next_exchange:
             return self._held  # between broadcasts every rank keeps the same control
-        self._held = self._exchange()
+        self._held, hold = self._exchange()
+        self._next_exchange = self._calls + hold
         return self._held
 
-    def _exchange(self) -> Control:
+    def _exchange(self) -> tuple[Control, int]:
         if self.mode == "sync" or self._pending is None:
             self._fill(0)
             dist.broadcast(self._buffers[0], self.src, group=self.group)
-            control = self._decode(0)
+            received = self._decode(0)
             if self.mode == "async":
                 self._start_next(1)
-            return control
+            return received
         self._pending.wait()
         index = self._pending_index
-        control = self._decode(index)
+        received = self._decode(index)
         self._start_next(1 - index)
-        return control
+        return received
 
     def _start_next(self, index: int) -> None:
         self._fill(index)

@@ -82,6 +82,53 @@ def test_every_n_holds_the_control_between_broadcasts(single_rank_group):
     assert source.calls == 4  # read only at broadcast steps (one read ahead)
 
 
+class StepClock:
+    """A clock that the test advances by one training step at a time."""
+
+    def __init__(self, step_s: float) -> None:
+        self.now, self.step_s = 100.0, step_s
+
+    def __call__(self) -> float:
+        return self.now
+
+    def tick(self) -> None:
+        self.now += self.step_s
+
+
+def test_by_default_the_hold_follows_the_step_time(single_rank_group):
+    """2 ms steps and a 10 ms interval: after one step to measure, a broadcast every 5."""
+    source = CountingSource()
+    clock = StepClock(0.002)
+    control = DistributedControl(source, mode="sync", interval_s=0.01, clock=clock)
+    got = []
+    for _ in range(17):
+        got.append(control.current().seq)
+        clock.tick()
+    assert got == [0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 4]
+    clock.step_s = 0.02  # the steps slow down past the interval: a broadcast every step
+    got = []
+    for _ in range(6):
+        got.append(control.current().seq)
+        clock.tick()
+    assert got == [4, 4, 4, 4, 5, 6]  # the hold already sent (5) runs out first
+
+
+def test_the_hold_is_sent_with_the_control_in_async_mode_too(single_rank_group):
+    source = CountingSource()
+    clock = StepClock(0.001)
+    control = DistributedControl(
+        source, mode="async", interval_s=0.003, max_every=2, clock=clock
+    )  # fmt: skip
+    got = []
+    for _ in range(9):
+        got.append(control.current().seq)
+        clock.tick()
+    control.close()
+    # Reads 0 and 1 have no step time yet (hold 1); read 2 measures one step → hold 3,
+    # capped at max_every=2; each call applies the read before it.
+    assert got == [0, 1, 2, 2, 3, 3, 4, 4, 5]
+
+
 def test_missing_or_failing_source_broadcasts_the_safe_state(single_rank_group):
     class Broken:
         def current(self) -> Control:
@@ -135,11 +182,19 @@ def run_example(*args: str, timeout_s: float = 60) -> subprocess.CompletedProces
     )
 
 
-@pytest.mark.parametrize(("mode", "every"), [("async", 1), ("sync", 1), ("async", 4)])
-def test_torchrun_example_ranks_agree_at_every_step(mode, every):
-    result = run_example(
-        "--steps", "60", "--scripted-control", "--mode", mode, "--every", str(every)
-    )  # fmt: skip
+@pytest.mark.parametrize(
+    ("mode", "cadence"),
+    [
+        ("async", ["--every", "1"]),
+        ("sync", ["--every", "1"]),
+        ("async", ["--every", "4"]),
+        # By time: the source picks the hold from its step time and sends it along.
+        ("async", ["--interval", "0.004"]),
+        ("sync", ["--interval", "0.004"]),
+    ],
+)
+def test_torchrun_example_ranks_agree_at_every_step(mode, cadence):
+    result = run_example("--steps", "60", "--scripted-control", "--mode", mode, *cadence)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     line = next(x for x in result.stdout.splitlines() if x.startswith("ranks agreed"))
     assert line.startswith("ranks agreed on 60 steps (world size 2")
