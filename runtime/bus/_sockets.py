@@ -99,7 +99,6 @@ class BusPublisher:
     ) -> int:
         """Send one message; returns its sequence number."""
         seq = self._seq.get(topic, 0)
-        self._seq[topic] = seq + 1
         frames = encode(
             topic,
             body,
@@ -109,6 +108,7 @@ class BusPublisher:
             source_time=source_time,
             array=array,
         )
+        self._seq[topic] = seq + 1  # after encoding: a body that fails leaves no seq gap
         try:
             self._socket.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
             self.sent += 1

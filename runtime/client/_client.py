@@ -59,7 +59,8 @@ class ControlClient:
         self._latest: Control = safe_control("no-control-yet")
         self._received_at: float | None = None
         self._reports: collections.deque[dict[str, Any]] = collections.deque(maxlen=report_queue)
-        self.reports_dropped = 0
+        self.reports_dropped = 0  # the oldest reports, when the queue was full
+        self.reports_rejected = 0  # reports that could not be encoded (NaN, objects)
         self.received = 0
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -136,13 +137,28 @@ class ControlClient:
                         self._accept(message.body)
                     message = subscriber.recv_nowait()
                 while publisher is not None and self._reports:
-                    publisher.publish(MODEL_STATUS_TOPIC, self._reports.popleft())
+                    self._send_report(publisher, self._reports.popleft())
         except Exception:  # never take the training job down; fall back to safe via TTL
             logger.exception("client: receive thread failed; control will expire to safe")
         finally:
             subscriber.close()
             if publisher is not None:
                 publisher.close()
+
+    def _send_report(self, publisher: BusPublisher, report: dict[str, Any]) -> None:
+        """Publish one report; one that cannot be encoded is dropped and counted, so a bad
+        report (a NaN or an object JSON cannot carry) costs that report, not the thread."""
+        try:
+            publisher.publish(MODEL_STATUS_TOPIC, report)
+        except (TypeError, ValueError) as exc:
+            self.reports_rejected += 1
+            if self.reports_rejected in (1, 10, 100) or self.reports_rejected % 1000 == 0:
+                logger.warning(
+                    "client: dropped a model.status report that cannot be encoded (%d so "
+                    "far): %s; report finite numbers, strings, lists and dicts only",
+                    self.reports_rejected,
+                    exc,
+                )
 
     def _accept(self, body: Mapping[str, Any]) -> None:
         try:

@@ -607,7 +607,9 @@ class GoldenRepair:
         row: dict[str, Any] = dict(zip(_COUNTER_NAMES, (int(v) for v in values), strict=True))
         row["min_similarity"] = min_sim if math.isfinite(min_sim) else None
         row["max_entropy_bits"] = max_bits
-        row["entropy_limit_bits"] = site.entropy_limit_bits
+        # The limit is set from the first activation's size: None until then.
+        limit = site.entropy_limit_bits
+        row["entropy_limit_bits"] = limit if math.isfinite(limit) else None
         row["unchecked_forwards"] = site.unchecked
         return row
 
@@ -621,7 +623,11 @@ class GoldenRepair:
 
     def _summarise(self, modules: dict[str, dict[str, Any]]) -> dict[str, Any]:
         sims = [m["min_similarity"] for m in modules.values() if m["min_similarity"] is not None]
-        margins = [m["entropy_limit_bits"] - m["max_entropy_bits"] for m in modules.values()]
+        margins = [
+            m["entropy_limit_bits"] - m["max_entropy_bits"]
+            for m in modules.values()
+            if m["entropy_limit_bits"] is not None
+        ]
         return {
             "intensity": self.intensity,
             "gentle": self.gentle,

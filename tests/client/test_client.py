@@ -130,3 +130,31 @@ def test_client_imports_neither_torch_brainflow_nor_qiskit():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_report_that_cannot_be_encoded_is_dropped_and_the_client_keeps_working(broker):
+    """A NaN in a report (JSON cannot carry it) used to end the client's thread, and with it
+    every later report and control. It now costs that one report."""
+    subscriber = BusSubscriber(broker.subscribe_endpoint, ("model.status",))
+    publisher = BusPublisher(broker.publish_endpoint, "controller")
+    with ControlClient(
+        broker.subscribe_endpoint, publish_endpoint=broker.publish_endpoint
+    ) as client:
+        client.report({"step": -1, "margin": float("nan")})
+        assert _wait_for(lambda: client.reports_rejected == 1)
+        got = []
+        step = 0
+        end = time.monotonic() + 5
+        while not got and time.monotonic() < end:
+            client.report({"step": step})
+            step += 1
+            message = subscriber.recv(timeout_s=0.1)
+            if message is not None:
+                got.append(message)
+        assert got and got[0].body["step"] >= 0 and got[0].seq == 0  # no seq gap
+        assert _wait_for(
+            lambda: publisher.publish("control", _control(1.7)) is not None
+            and client.current().intensity == 1.7
+        )  # the thread still receives control
+    subscriber.close()
+    publisher.close()

@@ -140,3 +140,13 @@ def test_bad_arguments_are_config_errors():
         Biofeedback(small_model(), None, status_every=0)
     with pytest.raises(ConfigError, match="'optimizer'"):
         Biofeedback(small_model(), None, optimizer=torch.optim.SGD(small_model().parameters(), 1))
+
+
+def test_a_status_before_the_first_forward_can_go_on_the_bus():
+    """Before any forward the entropy limit is unknown (it depends on the activation size);
+    the status says None rather than inf, which JSON, and so the bus, cannot carry."""
+    model = small_model()
+    with Biofeedback(model, None) as bf:
+        body = bf.status()
+    json.dumps(body, allow_nan=False)
+    assert body["guard"]["entropy_margin_bits"] is None
