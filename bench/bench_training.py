@@ -30,7 +30,7 @@ Run: ``python -m bench.bench_training`` (``--quick`` for a short run). Target: e
 2. Two gloo ranks (``torch.multiprocessing``, one thread each) training the same MLP under
    DistributedDataParallel: the step alone vs the step plus ``DistributedControl.current()``
    in ``sync`` and ``async`` mode every step, ``async`` every 4 steps, and the default (async,
-   about every 50 ms), interleaved; as wall-clock
+   about every 100 ms), interleaved; as wall-clock
    and process-CPU A/B, and as the time the training thread spends inside ``current()``.
 """
 
@@ -411,7 +411,7 @@ def _rank_main(rank: int, world: int, port: int, quick: bool, out_path: str) -> 
     sync = DistributedControl(source, mode="sync", every=1)
     asyn = DistributedControl(source, mode="async", every=1)
     asyn4 = DistributedControl(source, mode="async", every=4)
-    # The default (async, a broadcast about every 50 ms), with a clock that runs only during
+    # The default (async, a broadcast about every 100 ms), with a clock that runs only during
     # its own blocks: the step time it measures is then that of a run of its own, not one
     # stretched by the other variants' blocks in between (which would shorten its holds).
     own_time = _BlockClock()
@@ -559,7 +559,7 @@ def main() -> None:
     for label, key in (
         ("sync broadcast every step", "sync"),
         ("async (apply one step later)", "async"),
-        ("default: async, about every 50 ms", "auto"),
+        ("default: async, about every 100 ms", "auto"),
         ("async, broadcast every 4 steps", "async_every4"),
     ):
         wall = result[f"distributed_{key}_overhead_pct"]

@@ -103,8 +103,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--interval",
         type=float,
-        default=0.05,
-        help="seconds between control broadcasts when --every is not given (default 0.05)",
+        default=0.1,
+        help="seconds between control broadcasts when --every is not given (default 0.1)",
     )
     parser.add_argument("--status-every", type=int, default=10, help="steps between model.status")
     parser.add_argument("--batch", type=int, default=32, help="batch size per rank")

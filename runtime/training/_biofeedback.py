@@ -84,7 +84,7 @@ class Biofeedback:
         distributed: bool | None = None,
         distributed_mode: str = "async",
         distributed_every: int | None = None,
-        distributed_interval_s: float = 0.05,
+        distributed_interval_s: float = 0.1,
         src_rank: int = 0,
         repair_log: RepairLog | None = None,
     ) -> None:
