@@ -501,9 +501,12 @@ class GoldenRepair:
             mean_z = z.mean(dims)
             sq_z = z.square_().mean(dims)
             std = site.inv_std.reciprocal()
-            batch = torch.stack(
-                [site.stats[0] + mean_z * std, (sq_z - mean_z * mean_z) * std * std]
-            )
+            # One value per feature (an unbatched sample) has no spread of its own: around
+            # its own mean its variance is 0, which would drain the running variance and
+            # turn ordinary values into fractures. Its squared distance from the running
+            # mean is the estimate then.
+            spread = sq_z - mean_z * mean_z if y.numel() > site.stats.shape[1] else sq_z
+            batch = torch.stack([site.stats[0] + mean_z * std, spread * std * std])
             weight = max(self.momentum, 1.0 / (site.train_calls + 1))
             site.stats.lerp_(batch, weight)
             self._refresh_scale(site)

@@ -528,7 +528,7 @@ def test_sampling_keeps_the_statistics_as_fresh_as_checking_every_forward():
 
 def test_unbatched_forwards_keep_the_statistics_per_feature():
     """A module called on single samples (1-D) after batched warm-up: the statistics stay per
-    feature through the CPU fast path's updates, and a NaN in one sample is still repaired."""
+    feature, the variance does not drain away, and a NaN in one sample is still repaired."""
     torch.manual_seed(0)
     model = nn.Sequential()
     model.add_module("probe", Probe())
@@ -538,11 +538,14 @@ def test_unbatched_forwards_keep_the_statistics_per_feature():
     means = torch.arange(FEATURES) * STD
     for _ in range(6):
         model(torch.randn(256, FEATURES) * STD + means)
-    for _ in range(40):  # ten statistics updates from one sample each
+    for _ in range(160):  # forty statistics updates from one sample each
         model(torch.randn(FEATURES) * STD + means)
     mean, var = repair.running_stats("probe")
     assert mean.shape == (FEATURES,) and var.shape == (FEATURES,)
     assert torch.allclose(mean, means, atol=1.5)
+    # One sample has no spread of its own; its distance from the running mean keeps the
+    # variance where it is (taken around its own mean, 0.9**40 of it would be left).
+    assert 0.4 < (var.mean() / STD**2).item() < 2.5
     sample = means.clone()
     model.probe.spike = torch.zeros(FEATURES)
     model.probe.spike[1] = math.nan
