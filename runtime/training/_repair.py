@@ -367,12 +367,16 @@ class GoldenRepair:
                 self._update_stats(site, y.detach())
             return None
         with torch.no_grad():
-            z = torch.addcmul(site.shift_b, y.detach(), site.inv_b, out=site.z_buffer)
-            if not branchless:
-                low, high = (v.item() for v in torch.aminmax(z))
+            if branchless:
+                z = torch.addcmul(site.shift_b, y.detach(), site.inv_b, out=site.z_buffer)
+            else:
+                low, high = self._zscore_range(site, y.detach())
+                z = site.z_buffer
                 may_be_nonfinite = not (math.isfinite(low) and math.isfinite(high))
                 has_outliers = detect and not (high <= self.threshold and low >= -self.threshold)
                 if not (may_be_nonfinite or has_outliers):
+                    if detect:
+                        site.fast_check = _ZSCORES  # the next forwards try this check first
                     if training and self._count_training_call(site):
                         self._update_stats(site, y.detach())
                     return None
@@ -383,14 +387,13 @@ class GoldenRepair:
         return repaired if output.dim() >= 2 else repaired.squeeze(0)
 
     def _clean_by_range(self, site: _Site, y: torch.Tensor, detect: bool) -> bool:
-        """CPU: True when a cheap check proves every value of the batch clean.
+        """CPU: True when the batch's global range proves every value clean (one pass).
 
-        First the global range: if ``min(y)`` and ``max(y)`` are finite and lie inside the
-        band every feature accepts (``max_f(mean_f − t·std_f)`` to ``min_f(mean_f +
-        t·std_f)``), no element can be a fracture. When the features' ranges are too far
-        apart for that, the range of the z-scores settles it (exact, two passes).
-        Whichever proved the batch clean is what the next forwards try first. When neither
-        does, the caller looks for the fractures element by element.
+        If ``min(y)`` and ``max(y)`` are finite and lie inside the band every feature
+        accepts (``max_f(mean_f − t·std_f)`` to ``min_f(mean_f + t·std_f)``), no element
+        can be a fracture, and the next forwards try this check first. When the features'
+        ranges are too far apart for that, the caller's z-score range decides (exact, two
+        passes), and when that fails, the element-by-element check.
         """
         if not detect:  # warm-up: only non-finite values are fractures
             low, high = torch.aminmax(y.detach())
@@ -401,20 +404,23 @@ class GoldenRepair:
             if band_low <= low.item() and high.item() <= band_high:  # False for NaN
                 site.fast_check = _RANGE
                 return True
-        if self._zscores_clean(site, y.detach()):
-            site.fast_check = _ZSCORES
-            return True
         return False
 
-    def _zscores_clean(self, site: _Site, y: torch.Tensor) -> bool:
-        """True when every z-score of the batch is within the threshold (False for NaN, and
-        for a batch shaped unlike the site's z buffer). Leaves the z-scores in the buffer."""
-        if y.shape != site.z_buffer.shape:
-            return False
+    @staticmethod
+    def _zscore_range(site: _Site, y: torch.Tensor) -> tuple[float, float]:
+        """Lowest and highest z-score of the batch (NaN when any is); the z-scores are left
+        in the site's z buffer, which must be shaped like ``y``."""
         z = torch.addcmul(site.shift_b, y, site.inv_b, out=site.z_buffer)
         low, high = torch.aminmax(z)
-        threshold = self.threshold
-        return -threshold <= low.item() and high.item() <= threshold
+        return low.item(), high.item()
+
+    def _zscores_clean(self, site: _Site, y: torch.Tensor) -> bool:
+        """Fast path: True when every z-score of the batch is within the threshold (False
+        for NaN, and for a batch shaped unlike the site's z buffer)."""
+        if y.shape != site.z_buffer.shape:
+            return False
+        low, high = self._zscore_range(site, y)
+        return -self.threshold <= low and high <= self.threshold
 
     def _band(self, site: _Site) -> tuple[float, float]:
         """The value range every feature accepts under the current statistics and threshold
