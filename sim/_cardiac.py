@@ -1,17 +1,36 @@
 """Heart beats whose rate and variability follow a stress timeline.
 
-RR model (all in ms), evaluated at each beat time t with stress s = stress(t) ∈ [0, 1]::
+What a stress level means (the product's level contract, docs/levels.md): the person's
+own calm rest reads ``rest_level`` (0.15), and the responses the stress literature reports
+map onto the levels below (Allen et al. 2014 and Kim et al. 2018, summarised in
+SIGNALS.md: mental arithmetic raises HR 5–10 bpm and lowers RMSSD 10–30 %; the Trier Social
+Stress Test raises HR 15–25 bpm and roughly halves RMSSD). Between anchors the change of HR
+and of ln RMSSD is linear in the level:
+
+    level   HR − HR_rest   RMSSD / RMSSD_rest   typical of
+    0.00        −4 bpm          × 1.25           deep relaxation
+    0.15         0              × 1.00           calm rest
+    0.35        +5              × 0.85           mild load
+    0.60       +10              × 0.70           demanding mental arithmetic
+    0.90       +20              × 0.50           strong acute stress (TSST)
+    1.00       +25              × 0.40           the strongest responses reported
+
+``response_scale`` scales every change (1 = the typical responder, 0 = no response).
+
+RR model (all in ms), evaluated at each beat time t with level s = stress(t)::
 
     RR(t) = 60000 / HR(s) + A_rsa(s) · sin φ_resp(t) + A_lf · sin(2π · 0.1 Hz · t + φ_lf) + ε
 
-* HR(s) rises linearly from ``hr_rest_bpm`` to ``hr_stress_bpm``;
-* respiratory sinus arrhythmia: amplitude A_rsa falls geometrically from ``rsa_rest_ms`` to
-  ``rsa_stress_ms``; breathing speeds up from ``resp_rest_hz`` to ``resp_stress_hz`` with a
+* breathing speeds up from ``resp_rest_hz`` to ``resp_stress_hz`` over levels 0 → 1, with a
   slow random jitter of its rate, so φ_resp is not a pure sine;
-* a small 0.1 Hz (LF, Mayer wave) component ``lf_ms`` and white beat-to-beat noise ``noise_ms``.
+* respiratory sinus arrhythmia: its amplitude A_rsa(s) is what gives the level's RMSSD with
+  this breathing rate and heart rate. A sine of amplitude A sampled once a beat (period T)
+  has a mean squared successive difference 2A²·sin²(π·f·T); the 0.1 Hz (LF, Mayer wave)
+  component ``lf_ms`` and white beat-to-beat noise ``noise_ms`` add theirs, and A_rsa makes
+  up the rest (0 when they already exceed the target);
+* HR itself is the anchor table above applied to ``hr_rest_bpm``.
 
-With the defaults HR goes 62 → 98 bpm and RMSSD about 45 → 8 ms over stress 0 → 1, so
-HR rises and RMSSD falls monotonically with stress.
+This is the simulator's own physiology: nothing here reads the estimator's formula.
 """
 
 from __future__ import annotations
@@ -29,14 +48,31 @@ from sim._timeline import Timeline
 _RESP_GRID_HZ = 10.0
 
 
+#: Stress level → (HR change in bpm, RMSSD ratio) against calm rest (module docstring).
+STRESS_RESPONSE: tuple[tuple[float, float, float], ...] = (
+    (0.00, -4.0, 1.25),
+    (0.15, 0.0, 1.00),
+    (0.35, 5.0, 0.85),
+    (0.60, 10.0, 0.70),
+    (0.90, 20.0, 0.50),
+    (1.00, 25.0, 0.40),
+)
+_LEVELS = np.array([row[0] for row in STRESS_RESPONSE])
+_HR_DELTA = np.array([row[1] for row in STRESS_RESPONSE])
+_LN_RMSSD_RATIO = np.log([row[2] for row in STRESS_RESPONSE])
+
+
 @dataclass(frozen=True)
 class CardiacParams:
-    """Parameters of the RR model (see the module docstring)."""
+    """Parameters of the RR model (see the module docstring).
+
+    ``hr_rest_bpm`` and ``rmssd_rest_ms`` are the person's calm rest (stress level 0.15).
+    """
 
     hr_rest_bpm: float = 62.0
-    hr_stress_bpm: float = 98.0
-    rsa_rest_ms: float = 45.0
-    rsa_stress_ms: float = 5.0
+    rmssd_rest_ms: float = 42.0
+    #: How strongly this person responds: 1 = the typical response of the anchor table.
+    response_scale: float = 1.0
     resp_rest_hz: float = 0.25
     resp_stress_hz: float = 0.33
     #: Relative jitter of the breathing rate (slow, < 0.05 Hz).
@@ -45,26 +81,41 @@ class CardiacParams:
     noise_ms: float = 3.0
 
     def __post_init__(self) -> None:
-        for name in ("hr_rest_bpm", "hr_stress_bpm", "rsa_rest_ms", "rsa_stress_ms",
-                     "resp_rest_hz", "resp_stress_hz"):
+        for name in ("hr_rest_bpm", "rmssd_rest_ms", "resp_rest_hz", "resp_stress_hz"):
             check_positive(name, getattr(self, name))
-        for name in ("resp_jitter", "lf_ms", "noise_ms"):
+        for name in ("response_scale", "resp_jitter", "lf_ms", "noise_ms"):
             check_non_negative(name, getattr(self, name))
-        if not 30 <= self.hr_rest_bpm <= self.hr_stress_bpm <= 200:
+        top = self.hr_rest_bpm + self.response_scale * float(_HR_DELTA.max())
+        low = self.hr_rest_bpm + self.response_scale * float(_HR_DELTA.min())
+        if not (low >= 30 and top <= 200):
             raise SimError(
-                "'hr_rest_bpm' and 'hr_stress_bpm' must satisfy 30 <= rest <= stress <= 200; "
-                f"got {self.hr_rest_bpm!r} and {self.hr_stress_bpm!r}."
+                f"'hr_rest_bpm' = {self.hr_rest_bpm!r} with 'response_scale' = "
+                f"{self.response_scale!r} puts heart rate at {low:g}–{top:g} bpm over stress "
+                "0–1; keep it within 30–200 bpm (a resting HR of 50–90 bpm is typical)."
             )
 
     def mean_hr_bpm(self, stress: np.ndarray | float) -> np.ndarray:
-        """Mean heart rate (bpm) at the given stress."""
+        """Mean heart rate (bpm) at the given stress level."""
+        delta = np.interp(np.asarray(stress, dtype=float), _LEVELS, _HR_DELTA)
+        return self.hr_rest_bpm + self.response_scale * delta
+
+    def target_rmssd_ms(self, stress: np.ndarray | float) -> np.ndarray:
+        """RMSSD (ms) that the given stress level has (the anchor table's ratio × rest)."""
+        ln_ratio = np.interp(np.asarray(stress, dtype=float), _LEVELS, _LN_RMSSD_RATIO)
+        return self.rmssd_rest_ms * np.exp(self.response_scale * ln_ratio)
+
+    def resp_hz(self, stress: np.ndarray | float) -> np.ndarray:
+        """Breathing rate (Hz) at the given stress level, before its random jitter."""
         s = np.asarray(stress, dtype=float)
-        return self.hr_rest_bpm + (self.hr_stress_bpm - self.hr_rest_bpm) * s
+        return self.resp_rest_hz + (self.resp_stress_hz - self.resp_rest_hz) * s
 
     def rsa_ms(self, stress: np.ndarray | float) -> np.ndarray:
-        """Amplitude of respiratory sinus arrhythmia in the RR series (ms) at the given stress."""
+        """Amplitude of respiratory sinus arrhythmia (ms) that gives the level's RMSSD."""
         s = np.asarray(stress, dtype=float)
-        return self.rsa_rest_ms * (self.rsa_stress_ms / self.rsa_rest_ms) ** s
+        period_s = 60.0 / self.mean_hr_bpm(s)
+        others = 2 * self.lf_ms**2 * np.sin(np.pi * 0.1 * period_s) ** 2 + 2 * self.noise_ms**2
+        gain = 2 * np.sin(np.pi * self.resp_hz(s) * period_s) ** 2
+        return np.sqrt(np.maximum(self.target_rmssd_ms(s) ** 2 - others, 0.0) / gain)
 
 
 @dataclass(frozen=True)
@@ -151,7 +202,7 @@ def sim_rr_intervals(
     jitter = shaped_noise(rng, 1, grid_t.size, _RESP_GRID_HZ,
                           lambda f: np.exp(-0.5 * (f / 0.02) ** 2))[0]
     jitter /= max(jitter.std(), 1e-12)
-    rate = params.resp_rest_hz + (params.resp_stress_hz - params.resp_rest_hz) * s_grid
+    rate = params.resp_hz(s_grid)
     rate *= np.clip(1.0 + params.resp_jitter * jitter, 0.5, 1.5)
     phase = 2 * np.pi * np.cumsum(rate) / _RESP_GRID_HZ + rng.uniform(0, 2 * np.pi)
     lf_phase = rng.uniform(0, 2 * np.pi)

@@ -29,7 +29,12 @@ from runtime.features._settings import (
     EegFeatureSettings,
     HeartFeatureSettings,
 )
-from runtime.features._stress import StressEstimate, StressEstimator, compute_window_hrv
+from runtime.features._stress import (
+    StressEstimate,
+    StressEstimator,
+    compute_stress,
+    compute_window_hrv,
+)
 
 __all__ = [
     "ADS1299_FULL_SCALE_UV",
@@ -54,6 +59,7 @@ __all__ = [
     "compute_hrv",
     "compute_psd",
     "compute_rr_ms",
+    "compute_stress",
     "compute_window_hrv",
     "detect_beats_ecg",
     "detect_beats_ppg",

@@ -4,10 +4,15 @@ Per window (4 s, hop 0.25 s by default): mains hum removed; Welch spectrum; chan
 per good channel log β/(α+θ), their median over channels; an EMA over windows with time
 constant ``smoothing_tau_s`` (weights from elapsed stream time, so a gap of invalid windows
 is bridged correctly). The first ``baseline_s`` seconds of valid windows build a robust
-baseline (median, 1.4826·MAD of the smoothed value, plus each channel's δ and γ share for
-the artifact checks); afterwards z = (log E − median) / max(1.4826·MAD, min_scale) and
-attention = 1 / (1 + e^−z) (Pope, Bogart & Bartolome 1995; SIGNALS.md). Until then the
-estimate says "calibrating" and carries no attention.
+baseline: each channel's median log E (plus its δ and γ share for the artifact checks) and
+the robust spread 1.4826·MAD of the smoothed value. Afterwards, per channel,
+d = (log E − median) / scale, the median of d over channels is EMA-smoothed, and
+attention = 1 / (1 + e^−d) (Pope, Bogart & Bartolome 1995; SIGNALS.md), with
+scale = max(task_scale, noise_scale_k · spread). The scale is set by typical task effects
+(E ×1.3–2.5 in focused tasks), not by the calibration's own spread: that spread is small at
+rest, and scaling by it made every small change read as full focus or none. Rest reads 0.5,
+E ×2 over rest 0.88, E ×0.5 0.12. Until calibration ends the estimate says "calibrating"
+and carries no attention.
 
 Time is the sample index over the nominal rate, never the wall clock: a fast replay gives
 the same estimates as real time, and so does any chunking of the same samples.
@@ -273,11 +278,12 @@ class AttentionEstimator:
         # Each channel against its own baseline, then the median: a channel dropping in or out
         # of the good set (a blink, a loose electrode) does not shift the estimate, as it
         # would if channels with different resting engagement were pooled first.
+        scale = self.scale
         z_channels = []
         for label, value, fine in zip(good_labels, per_channel.tolist(), ok.tolist(), strict=True):
             stats = self.baseline.get(_channel_key(label)) if fine else None
             if stats is not None:
-                z_channels.append((value - stats[0]) / max(stats[1], s.min_scale))
+                z_channels.append((value - stats[0]) / scale)
         if not z_channels:
             return self._invalid(base, "no good channel has a baseline; recalibrate")
         z = self._smooth_z(float(statistics.median(z_channels)), time_s)
@@ -285,6 +291,14 @@ class AttentionEstimator:
         return AttentionEstimate(
             attention=attention, valid=True, calibrated=True, reason="", **base
         )
+
+    @property
+    def scale(self) -> float:
+        """The ln E change that moves attention by one logit: max(task_scale, k · spread)."""
+        s = self.settings
+        stats = self.baseline.get(_FEATURE)
+        spread = stats[1] if stats is not None else 0.0
+        return max(s.task_scale, s.noise_scale_k * spread)
 
     def _smooth_z(self, value: float, time_s: float) -> float:
         """EMA of the baseline-relative z (τ = ``smoothing_tau_s``, on stream time)."""

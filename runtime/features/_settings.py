@@ -7,6 +7,7 @@ description (µV for EEG amplitudes, the signal's own units for PPG/ECG).
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -28,7 +29,19 @@ class EegFeatureSettings(BaseModel):
     overlap: float = Field(0.5, ge=0, lt=1, description="Welch segment overlap")
     baseline_s: float = Field(120.0, ge=0, description="calibration: the session's first seconds")
     smoothing_tau_s: float = Field(5.0, ge=0, description="EMA of log engagement; 0 = none")
-    min_scale: float = Field(0.1, gt=0, description="floor of the baseline's robust scale")
+    task_scale: float = Field(
+        0.35,
+        gt=0,
+        description="ln engagement-index change that counts as a typical task effect: "
+        "attention = logistic((ln E − rest median) / scale); 0.35 reads E ×2 over rest as "
+        "0.88 and E ×0.5 as 0.12 (SIGNALS.md: tasks raise E ×1.3–2.5)",
+    )
+    noise_scale_k: float = Field(
+        1.0,
+        ge=0,
+        description="the scale is at least k × the calibration's own robust spread of the "
+        "smoothed ln E, so a noisy recording does not read as focus; 0 = task scale only",
+    )
     flat_uv: float = Field(0.5, ge=0, description="channel std below this → flat")
     railed_uv: float | None = Field(
         ADS1299_FULL_SCALE_UV * 0.99, gt=0, description="|x| at or above → railed; none: off"
@@ -96,6 +109,28 @@ class HeartFeatureSettings(BaseModel):
     )
     max_abs_value: float = Field(
         1e12, gt=0, description="|x| above this (signal units) counts as a missing sample"
+    )
+    hr_ref_bpm: float = Field(
+        20.0,
+        gt=0,
+        description="HR rise over rest of a typical strong acute stress response (TSST: "
+        "+15–25 bpm); with ln_rmssd_ref it sets the stress scale",
+    )
+    ln_rmssd_ref: float = Field(
+        math.log(2.0),
+        gt=0,
+        description="fall of ln RMSSD under the same response (ln 2: RMSSD halved)",
+    )
+    hr_weight: float = Field(
+        0.5, ge=0, le=1, description="share of HR in the stress index; the rest is ln RMSSD"
+    )
+    rest_stress: float = Field(
+        0.15, gt=0, lt=0.5, description="the stress that the person's calm rest reads"
+    )
+    stress_gain: float = Field(
+        4.0,
+        gt=0,
+        description="logistic slope k: stress = 1/(1+e^−(ln(r/(1−r)) + k·d)), r = rest_stress",
     )
 
     @model_validator(mode="after")

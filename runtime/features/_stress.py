@@ -2,14 +2,17 @@
 
 Per window (60 s, hop 5 s by default): beats (PPG: Elgendi; ECG: Pan–Tompkins style) →
 RR intervals (those spanning missing samples dropped) → cleaning → HRV. The first
-``baseline_s`` seconds of valid windows build a robust baseline (median, 1.4826·MAD) of
-ln RMSSD and HR; afterwards
+``baseline_s`` seconds of valid windows give the person's rest: the medians of HR and
+ln RMSSD. Afterwards (SIGNALS.md)
 
-    z = 0.5·(−(ln RMSSD − μ_r)/max(σ_r, 0.05)) + 0.5·((HR − μ_h)/max(σ_h, 1 bpm))
-    stress = 1 / (1 + e^−z)                                          (SIGNALS.md)
+    d = w·(HR − HR_rest)/ΔHR_ref + (1 − w)·(ln RMSSD_rest − ln RMSSD)/Δ_ref
+    stress = 1 / (1 + e^−(ln(r/(1−r)) + k·d))
 
-so shorter and less variable RR intervals than at rest read as stress. Time is the sample
-index over the nominal rate, as for attention.
+with the scale set by typical stress responses (ΔHR_ref = 20 bpm, Δ_ref = ln 2: the TSST
+raises HR 15–25 bpm and halves RMSSD), not by the calibration's own window-to-window
+spread, which is tiny at rest (overlapping 60 s windows) and made every small change read
+as saturated stress. Calm rest reads r = 0.15; HR +5 / RMSSD −15 % reads 0.32; HR +20 /
+RMSSD halved 0.91. Time is the sample index over the nominal rate, as for attention.
 """
 
 from __future__ import annotations
@@ -33,14 +36,36 @@ from runtime.features._settings import HeartFeatureSettings
 from runtime.features._validate import check_estimator_fs
 from runtime.features._windows import HopWindows
 
-__all__ = ["StressEstimate", "StressEstimator", "compute_window_hrv"]
+__all__ = ["StressEstimate", "StressEstimator", "compute_stress", "compute_window_hrv"]
 
 logger = logging.getLogger("runtime.features")
 
 _FEATURES = ("ln_rmssd", "hr_bpm")
-MIN_LN_RMSSD_SCALE = 0.05
-MIN_HR_SCALE_BPM = 1.0
 _MIN_BASELINE_SHARE = 0.5
+
+
+def compute_stress(
+    hr_bpm: float,
+    rmssd_ms: float,
+    hr_rest_bpm: float,
+    rmssd_rest_ms: float,
+    settings: HeartFeatureSettings | None = None,
+) -> float:
+    """Stress in (0, 1) of one window's HR and RMSSD against the person's rest.
+
+    Monotone: rising HR and falling RMSSD both raise it; rest itself reads
+    ``settings.rest_stress``. See the module docstring for the formula and its references.
+    """
+    s = settings or HeartFeatureSettings()
+    for name, value in (("hr_bpm", hr_bpm), ("rmssd_ms", rmssd_ms),
+                        ("hr_rest_bpm", hr_rest_bpm), ("rmssd_rest_ms", rmssd_rest_ms)):
+        if not (math.isfinite(value) and value > 0):
+            raise SignalError(f"{name} must be a positive finite number; got {value!r}")
+    d = s.hr_weight * (hr_bpm - hr_rest_bpm) / s.hr_ref_bpm + (1.0 - s.hr_weight) * (
+        math.log(rmssd_rest_ms) - math.log(rmssd_ms)
+    ) / s.ln_rmssd_ref
+    logit = math.log(s.rest_stress / (1.0 - s.rest_stress)) + s.stress_gain * d
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
 
 
 @dataclass(frozen=True)
@@ -225,12 +250,9 @@ class StressEstimator:
                 *self.baseline.stats("ln_rmssd"),
                 *self.baseline.stats("hr_bpm"),
             )
-        mu_r, sigma_r = self.baseline.stats("ln_rmssd")
-        mu_h, sigma_h = self.baseline.stats("hr_bpm")
-        z = 0.5 * (-(ln_rmssd - mu_r) / max(sigma_r, MIN_LN_RMSSD_SCALE)) + 0.5 * (
-            (hrv.hr_bpm - mu_h) / max(sigma_h, MIN_HR_SCALE_BPM)
-        )
-        stress = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+        ln_rmssd_rest, _ = self.baseline.stats("ln_rmssd")
+        hr_rest, _ = self.baseline.stats("hr_bpm")
+        stress = compute_stress(hrv.hr_bpm, hrv.rmssd_ms, hr_rest, math.exp(ln_rmssd_rest), s)
         return StressEstimate(stress=stress, valid=True, calibrated=True, reason="", **base)
 
     def _invalid(self, base: dict[str, Any], reason: str) -> StressEstimate:

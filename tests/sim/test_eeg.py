@@ -42,13 +42,31 @@ def test_engagement_index_matches_the_analytic_model() -> None:
     expected = eeg.expected_log_engagement(attention[bounds[:, 0]]).T
     # Welch's estimate scatters around the analytic expectation without bias.
     assert abs(np.median(log_e - expected)) < 0.1
-    # The documented size of the mapping: ln E spans roughly 1–2 units over attention 0 → 1.
+    # The documented level table: E ×0.3 over rest at attention 0, ×3 at 1 (ln 10 apart).
     span = np.diff(eeg.expected_log_engagement(np.array([0.0, 1.0])), axis=1)
-    assert np.all((span > 1.0) & (span < 2.0))
+    np.testing.assert_allclose(span, np.log(10.0), atol=1e-6)
     # And the measured difference between the two halves has that size.
     low, high = log_e[: len(log_e) // 2].mean(), log_e[len(log_e) // 2:].mean()
     assert high - low == pytest.approx(np.mean(expected[len(log_e) // 2:])
                                        - np.mean(expected[: len(log_e) // 2]), abs=0.15)
+
+
+@pytest.mark.parametrize(("level", "ratio"), [(0.15, 0.5), (0.85, 2.0), (1.0, 3.0)])
+def test_an_attention_level_has_its_documented_engagement_index(level, ratio) -> None:
+    """Measured by scipy's Welch on the generated data (not the model's own arithmetic):
+    E = β/(α+θ) at the level over E at rest (0.5) is the level table's ratio."""
+    fs, n = 250.0, 250 * 240
+    eeg = sim.sim_eeg(np.repeat([0.5, level], n), fs, 8, seed=int(level * 100))
+    f, rest = welch(eeg.data_uv[:, :n], fs=fs, nperseg=500)
+    _, task = welch(eeg.data_uv[:, n:], fs=fs, nperseg=500)
+
+    def log_e(p: np.ndarray) -> np.ndarray:
+        band = {k: np.trapezoid(p[:, (f >= lo) & (f <= hi)], f[(f >= lo) & (f <= hi)], axis=1)
+                for k, (lo, hi) in sim.BANDS_HZ.items()}
+        return np.log(band["beta"] / (band["alpha"] + band["theta"]))
+
+    measured = np.median(log_e(task) - log_e(rest))
+    assert measured == pytest.approx(np.log(ratio), abs=0.08)
 
 
 def test_band_powers_move_in_the_documented_directions() -> None:

@@ -68,7 +68,7 @@ def test_timeline_is_piecewise_linear_and_holds_its_ends() -> None:
         (_with(attention=[[0, 0.5], [10, 0.9]]), r"'attention' changes during the calibration"),
         (_with(calibration_s=60.0), r"'calibration_s': 60\.0 is invalid; expected less than"),
         (_with(eeg={"alpha_gain": 1}), r"unknown scenario key 'eeg\.alpha_gain'.*alpha_uv2"),
-        (_with(heart={"hr_rest_bpm": 120, "hr_stress_bpm": 90}), r"'hr_rest_bpm' and"),
+        (_with(heart={"hr_rest_bpm": 190}), r"'hr_rest_bpm' = 190"),
         (_with(markers=[[70, 1]]), r"'markers\[0\] time': 70 is invalid"),
         (_with(artifacts=[{"kind": "blinks", "start_s": 1, "duration_s": 1}]),
          r"'artifacts\[0\]\.kind': 'blinks' is not an artifact kind; allowed: blink, emg"),
