@@ -48,7 +48,8 @@ class ControlPolicy:
     Call ``observe_*`` whenever a feature or model status arrives and ``step`` once per hop.
     Times are monotonic seconds (``now``) plus wall-clock seconds (``wall``) for the TTL.
     Into the safe state is immediate; every other change of mode waits ``min_dwell_s``
-    since the previous change.
+    since the previous change. A safe state the dwell time holds is still the safe state
+    (``safe`` and ``gentle`` on, baseline intensity), with a ``dwell:safe`` rule.
     """
 
     def __init__(self, settings: ControllerSettings, decision_step: DecisionStep) -> None:
@@ -159,6 +160,9 @@ class ControlPolicy:
             rule = f"dwell:{self.mode} (wanted {wanted}: {rule})"
             wanted = self.mode
         self._enter(wanted, now)
+        if self.mode == "safe":  # held by the dwell time: still the fail-safe's state
+            self._intensity = s.baseline_intensity
+            return PolicyOutput(self._control(rule, wall, safe=True), "safe", decision)
         target = self._target_intensity(wanted)
         step_max = s.max_rate_per_s * dt
         self._intensity += max(-step_max, min(step_max, target - self._intensity))

@@ -86,6 +86,33 @@ def test_stale_features_give_the_safe_state_with_baseline_intensity_at_once():
     assert out.control.rule == "safe:attention-stale"
 
 
+def test_safe_state_held_by_the_dwell_time_stays_gentle_at_baseline():
+    policy = _policy(stale_after_s=1.5, min_dwell_s=2.0)
+    out, t = _run_steady(policy, 0.9, 0.1, 10.0)
+    assert out.mode == "intensify" and out.control.intensity == pytest.approx(1.5)
+    t_safe = t + 1.6
+    out = policy.step(t_safe, 2000.0)  # no features for 1.6 s: safe at once
+    assert out.mode == "safe" and out.control.rule == "safe:attention-stale"
+    # Features are back and want intensify, but the safe state is held for min_dwell_s:
+    # every control in that time is still the fail-safe's gentle state at baseline.
+    t = t_safe + HOP
+    while t < t_safe + 2.0:
+        policy.observe_attention(0.9, True, "", t)
+        policy.observe_stress(0.1, True, "", t)
+        out = policy.step(t, 2000.0 + t)
+        assert out.mode == "safe"
+        assert out.control.safe is True and out.control.gentle is True
+        assert out.control.intensity == 1.0
+        assert out.control.rule.startswith("dwell:safe (wanted intensify: ")
+        t += HOP
+    policy.observe_attention(0.9, True, "", t)
+    policy.observe_stress(0.1, True, "", t)
+    out = policy.step(t, 2000.0 + t)  # min_dwell_s after entering safe: intensify
+    assert out.mode == "intensify"
+    assert out.control.safe is False and out.control.gentle is False
+    assert out.control.rule.startswith("intensify")
+
+
 def test_every_control_carries_a_ttl_and_a_rule():
     policy = _policy(ttl_s=2.0)
     out, _ = _run_steady(policy, 0.6, 0.4, 3.0)
@@ -219,6 +246,15 @@ def test_safe_state_once_attention_is_older_than_stale_after(settings_, events):
     for t, out, last_attention in _drive(settings_, events):
         if t - last_attention > settings_.stale_after_s:
             assert out.mode == "safe" and out.control.safe
+            assert out.control.intensity == settings_.baseline_intensity
+
+
+@settings(max_examples=200, deadline=None)
+@given(_settings, st.lists(_event, max_size=80))
+def test_mode_safe_always_publishes_the_safe_state(settings_, events):
+    for _, out, _ in _drive(settings_, events):
+        if out.mode == "safe":  # a fail-safe, or the dwell time holding one
+            assert out.control.safe is True and out.control.gentle is True
             assert out.control.intensity == settings_.baseline_intensity
 
 
