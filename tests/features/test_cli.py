@@ -14,14 +14,34 @@ from runtime.cli import main
 from tests.features.conftest import package_file
 
 
+def test_hrv_refuses_a_csv_with_a_third_of_its_rr_rejected_by_the_live_rule(
+    capsys, heartpy_ppg_dropouts
+):
+    from runtime.features import HeartFeatureSettings, compute_window_hrv
+
+    ppg, fs = heartpy_ppg_dropouts
+    path = package_file("heartpy", "data", "data2.csv")  # motion artifacts, a dropout to 0
+    code = main(["hrv", str(path), "--fs", f"{fs:.6f}", "--kind", "ppg", "--column", "1"])
+    assert code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    settings = HeartFeatureSettings()
+    _, quality, _ = compute_window_hrv(ppg, fs, "ppg", settings)
+    assert quality < settings.min_kept_fraction  # the live estimator refuses it too
+    assert f"({quality:.0%}; " in err and f"below the {settings.min_kept_fraction:.0%}" in err
+
+
 def test_hrv_reads_a_csv_column_with_a_header_and_matches_heartpy(capsys, heartpy_ppg_dropouts):
     hp = pytest.importorskip("heartpy")
     ppg, fs = heartpy_ppg_dropouts
     path = package_file("heartpy", "data", "data2.csv")  # "timer,hr" header, PPG in column 1
+    # Accepted knowingly: the cleaner keeps about two thirds of its RR intervals.
     code = main(["hrv", str(path), "--fs", f"{fs:.6f}", "--kind", "ppg", "--column", "1",
-                 "--json"])
+                 "--min-kept-fraction", "0.6", "--json"])
     assert code == 0
-    result = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    assert "the live estimator would refuse it" in err
+    result = json.loads(out)
     _, measures = hp.process(ppg, fs)
     assert result["hr_bpm"] == pytest.approx(measures["bpm"], abs=1.0)
     assert result["rmssd_ms"] == pytest.approx(measures["rmssd"], rel=0.10)
@@ -69,8 +89,10 @@ def test_bands_refuses_a_signal_with_gaps(tmp_path, capsys):
     assert "non-finite" in capsys.readouterr().err
 
 
-def test_hrv_on_a_signal_without_beats_says_so(tmp_path, capsys):
-    path = tmp_path / "noise.npy"
+def test_hrv_on_a_flat_signal_without_beats_says_so(tmp_path, capsys):
+    path = tmp_path / "zeros.npy"
     np.save(path, np.zeros(3000))
     assert main(["hrv", str(path), "--fs", "100", "--kind", "ppg"]) == 2
-    assert "RR intervals" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "the signal is flat (every sample is 0)" in err
