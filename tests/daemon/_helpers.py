@@ -22,7 +22,7 @@ board = "synthetic"
 [features.eeg]
 window_s = 2.0
 hop_s = 0.25
-baseline_s = 2.0
+baseline_s = {baseline_s}
 
 [controller]
 require_stress = false
@@ -33,11 +33,17 @@ stale_after_s = 1.0
 """
 
 
-def write_config(tmp_path: Path, extra: str = "") -> tuple[Path, str, str]:
-    """A fast-calibrating synthetic config on free ports; returns (path, pub, sub)."""
+def write_config(
+    tmp_path: Path, extra: str = "", *, baseline_s: float = 2.0
+) -> tuple[Path, str, str]:
+    """A fast-calibrating synthetic config on free ports; returns (path, pub, sub).
+
+    ``baseline_s``: seconds of EEG the attention baseline calibrates on (control is safe
+    until then); a test that must watch the calibrating state lengthens it.
+    """
     pub, sub = free_tcp_port(), free_tcp_port()
     path = tmp_path / "daemon.toml"
-    path.write_text(FAST_CONFIG.format(pub=pub, sub=sub, extra=extra))
+    path.write_text(FAST_CONFIG.format(pub=pub, sub=sub, extra=extra, baseline_s=baseline_s))
     return path, f"tcp://127.0.0.1:{pub}", f"tcp://127.0.0.1:{sub}"
 
 

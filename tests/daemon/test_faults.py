@@ -3,6 +3,7 @@ recover. The daemon runs in-process on real boards (synthetic, playback) and a r
 
 from __future__ import annotations
 
+import logging
 import math
 import signal
 import subprocess
@@ -20,27 +21,28 @@ from runtime.bus import BusPublisher, BusSubscriber
 from runtime.client import ControlClient
 from runtime.config import config_from_mapping
 from runtime.daemon import Daemon
+from runtime.features import AttentionEstimator
 from runtime.scenario import sim_layout_for
-from runtime.stages import FeatureStage
 from tests.conftest import free_tcp_port
 from tests.daemon._helpers import DaemonProcess, write_config
 
 
 def _config(source: dict, **sections):
+    """A fast synthetic-board config on free ports; ``sections`` override keys per table."""
     pub, sub = free_tcp_port(), free_tcp_port()
-    return config_from_mapping(
-        {
-            "bus": {
-                "publish_endpoint": f"tcp://127.0.0.1:{pub}",
-                "subscribe_endpoint": f"tcp://127.0.0.1:{sub}",
-            },
-            "source": source,
-            "features": {"eeg": {"window_s": 2.0, "baseline_s": 2.0}},
-            "controller": {"require_stress": False, "min_dwell_s": 0.5},
-            "daemon": {"restart_backoff_s": 0.2, "status_interval_s": 0.5},
-            **sections,
-        }
-    )
+    tables: dict = {
+        "bus": {
+            "publish_endpoint": f"tcp://127.0.0.1:{pub}",
+            "subscribe_endpoint": f"tcp://127.0.0.1:{sub}",
+        },
+        "source": source,
+        "features": {"eeg": {"window_s": 2.0, "baseline_s": 2.0}},
+        "controller": {"require_stress": False, "min_dwell_s": 0.5},
+        "daemon": {"restart_backoff_s": 0.2, "status_interval_s": 0.5},
+    }
+    for name, table in sections.items():
+        tables[name] = {**tables.get(name, {}), **table}
+    return config_from_mapping(tables)
 
 
 class Recorder:
@@ -59,6 +61,10 @@ class Recorder:
             if message is not None:
                 self.messages.append(message)
         return predicate(self.messages)
+
+    def drain(self, seconds: float) -> None:
+        """Collect whatever arrives for ``seconds``."""
+        self.until(lambda ms: False, seconds)
 
     def first(self, test: Callable) -> object | None:
         return next((m for m in self.messages if test(m)), None)
@@ -180,41 +186,113 @@ def test_a_board_that_fails_mid_stream_is_reported_made_safe_and_reconnected(mon
     assert recovered_s < 15
 
 
+def _assert_control_finite_and_bounded(messages: list, config) -> None:
+    limits = config.controller
+    controls = [m for m in messages if m.topic == "control"]
+    assert controls, "no control message was received"
+    for message in controls:
+        intensity = message.body["intensity"]
+        assert math.isfinite(intensity), message.body
+        assert limits.min_intensity <= intensity <= limits.max_intensity, message.body
+
+
 def test_a_stage_that_raises_is_restarted_and_reported_while_control_stays_safe(monkeypatch):
-    original = FeatureStage._attention_for
-    calls = {"n": 0}
+    # The feature stage raises inside the estimator's push once ``armed`` is set, i.e. only
+    # after valid features (and live control) have been seen on the bus.
+    original = AttentionEstimator.push
+    armed, failed = threading.Event(), threading.Event()
 
-    def flaky(self, message):
-        calls["n"] += 1
-        if calls["n"] == 1:
+    def push(self, chunk):
+        if armed.is_set() and not failed.is_set():
+            failed.set()
             raise RuntimeError("injected feature failure")
-        return original(self, message)
+        return original(self, chunk)
 
-    monkeypatch.setattr(FeatureStage, "_attention_for", flaky)
-    config = _config({"board": "synthetic"})
-    recorder = Recorder(config.bus.subscribe_endpoint, ("status.features", "control"))
+    monkeypatch.setattr(AttentionEstimator, "push", push)
+    # A 3 s backoff (×0.8–1.2 jitter) keeps the stage down for longer than features take to
+    # go stale (hop + stale_after_s = 1.75 s), so the fail-safe must act during the outage.
+    config = _config({"board": "synthetic"}, daemon={"restart_backoff_s": 3.0})
+    recorder = Recorder(config.bus.subscribe_endpoint, ("features", "status.features", "control"))
+
+    def report(ms: list):
+        return next(
+            (m for m in ms if m.topic == "status.features" and m.body.get("state") == "restarting"),
+            None,
+        )
+
+    def recovered(ms: list) -> bool:
+        fault = report(ms)
+        if fault is None:
+            return False
+        valid_after = [
+            m
+            for m in ms
+            if m.topic == "features.attention"
+            and m.publish_time > fault.publish_time
+            and m.body["valid"]
+        ]
+        return bool(valid_after) and any(
+            _live_control(m) and m.publish_time > valid_after[0].publish_time for m in ms
+        )
+
     try:
         with Daemon(config) as daemon:
             assert recorder.until(
-                lambda ms: any(
-                    m.topic == "status.features" and m.body.get("state") == "restarting" for m in ms
+                lambda ms: (
+                    any(m.topic == "features.attention" and m.body["valid"] for m in ms)
+                    and any(map(_live_control, ms))
                 ),
-                10,
-            )
-            assert recorder.until(lambda ms: any(map(_live_control, ms)), 20)
-            assert daemon.health()["features"]["restarts"] == 1
-            assert "injected feature failure" in daemon.health()["features"]["last_failure"]
+                20,
+            ), "features never became valid before the fault"
+            armed.set()
+            assert recorder.until(lambda ms: report(ms) is not None, 10), "no restart reported"
+            assert recorder.until(recovered, 20), "features or live control did not come back"
+            health = daemon.health()["features"]
     finally:
         recorder.close()
-    restarted = recorder.first(
-        lambda m: m.topic == "status.features" and m.body.get("state") == "restarting"
-    )
-    before = [
-        m
-        for m in recorder.messages
-        if m.topic == "control" and m.publish_time <= restarted.publish_time + 0.5
+    assert failed.is_set()
+    assert health["alive"] and health["restarts"] == 1
+    assert "injected feature failure" in health["last_failure"]
+    messages = recorder.messages
+    fault = report(messages)
+    assert fault.body["error"] == "RuntimeError: injected feature failure"
+    features = [m for m in messages if m.topic == "features.attention"]
+    first_stage = features[0].publisher
+    before = [m for m in features if m.publish_time < fault.publish_time]
+    after = [m for m in features if m.publish_time > fault.publish_time]
+    # The fault came after features flowed: valid ones from the first run of the stage.
+    assert any(m.body["valid"] for m in before)
+    assert {m.publisher for m in before} == {first_stage}
+    # Features flow again, from the restarted stage (a new publisher), and become valid.
+    assert after and first_stage not in {m.publisher for m in after}
+    assert any(m.body["valid"] for m in after)
+    assert any(
+        m.topic == "status.features"
+        and m.body.get("state") == "running"
+        and m.publish_time > fault.publish_time
+        and m.publisher not in (first_stage, fault.publisher)
+        for m in messages
+    ), "the restarted stage did not report itself"
+    # While the stage is down control goes safe once features are stale, and stays safe
+    # until the restarted stage publishes again.
+    last_before, resumed = before[-1], after[0]
+    controls = [m for m in messages if m.topic == "control"]
+    outage = [
+        c for c in controls if last_before.publish_time < c.publish_time < resumed.publish_time
     ]
-    assert before and all(m.body["safe"] for m in before)
+    safe = next((c for c in outage if c.body["safe"]), None)
+    assert safe is not None, [c.body["rule"] for c in outage]
+    assert safe.body["rule"] == "safe:attention-stale"
+    stale_s = last_before.body["hop_s"] + config.controller.stale_after_s
+    assert safe.publish_time - last_before.publish_time <= stale_s + 1.0  # slack for 2-core CI
+    assert all(c.body["safe"] for c in outage if c.publish_time >= safe.publish_time)
+    # From then until the restarted stage's first valid feature, nothing above baseline.
+    valid_again = next(m for m in after if m.body["valid"])
+    held = [c for c in controls if safe.publish_time <= c.publish_time < valid_again.publish_time]
+    for c in held:
+        assert c.body["mode"] != "intensify", c.body
+        assert c.body["intensity"] == config.controller.baseline_intensity, c.body
+    _assert_control_finite_and_bounded(messages, config)
 
 
 def test_the_broker_is_restarted_and_clients_get_control_again():
@@ -237,44 +315,163 @@ def test_the_broker_is_restarted_and_clients_get_control_again():
             client.close()
 
 
+#: Samples in each injected chunk. Its first_index is where the driver's stream has got to,
+#: so the feature stage sees no gap (a gap would itself be filled with NaN); 125 samples
+#: (0.5 s) cover the driver's progress while the chunk travels through the broker.
+_INJECTED_SAMPLES = 125
+_INJECTED_CHUNKS = 24
+
+
+_PROBE = "test.probe"
+
+
+def _confirm_through(publisher: BusPublisher, recorder: Recorder, timeout_s: float = 5.0) -> None:
+    """Publish probes until one reaches ``recorder`` (which subscribes to ``_PROBE``): the
+    publisher is connected, and what it sent before is through the broker (one connection
+    keeps order). A PUB drops what it sends before it connects and, closed with linger 0,
+    what it has not sent yet."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        publisher.publish(_PROBE, {})
+        if recorder.until(
+            lambda ms: any(m.topic == _PROBE and m.publisher == publisher.publisher_id for m in ms),
+            0.1,
+        ):
+            return
+    raise AssertionError(f"{publisher.publisher_id}: nothing reached the broker in {timeout_s} s")
+
+
+def _filled(value: float) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda like: np.full_like(like, value)
+
+
 @pytest.mark.parametrize(
-    "array",
+    ("make", "verdict"),
     [
-        np.full((16, 50), np.nan, dtype=np.float32),
-        np.full((16, 50), np.inf, dtype=np.float32),
-        np.full((16, 50), 3e38, dtype=np.float32),
-        np.zeros((3, 50), dtype=np.float32),  # wrong channel count
-        np.zeros((16, 50, 2), dtype=np.float32),  # wrong rank
-        np.zeros((16, 50), dtype=np.int8),  # wrong dtype
+        # Accepted as data: the estimator's channel-quality check must reject every channel.
+        pytest.param(_filled(np.nan), {"non-finite"}, id="nan"),
+        pytest.param(_filled(np.inf), {"non-finite"}, id="inf"),
+        pytest.param(_filled(3e38), {"railed", "out of range"}, id="huge"),
+        # Malformed: the feature stage must refuse them before any estimator sees them.
+        pytest.param(lambda like: like[:3], "3 rows but channels", id="channels"),
+        pytest.param(lambda like: np.stack([like, like], axis=-1), "array of shape", id="rank"),
+        pytest.param(lambda like: like.astype(np.int8), "dtype int8", id="dtype"),
     ],
-    ids=["nan", "inf", "huge", "channels", "rank", "dtype"],
 )
-def test_bad_raw_chunks_never_give_non_finite_or_out_of_bounds_control(array):
+def test_bad_raw_chunks_never_give_non_finite_or_out_of_bounds_control(make, verdict, caplog):
+    caplog.set_level(logging.WARNING, logger="runtime.stages")
     config = _config({"board": "synthetic"})
-    recorder = Recorder(config.bus.subscribe_endpoint, ("control",))
+    recorder = Recorder(
+        config.bus.subscribe_endpoint,
+        ("raw.eeg", "features.attention", "status.features", "control", _PROBE),
+    )
+
+    def features_status(ms: list):
+        return next((m.body for m in reversed(ms) if m.topic == "status.features"), None)
+
     try:
         with Daemon(config) as daemon:
             assert recorder.until(lambda ms: any(map(_live_control, ms)), 20)
             attacker = BusPublisher(daemon.publish_endpoint, "attacker")
-            names = [f"C{i}" for i in range(array.shape[0])]
-            for first in range(40):
+            _confirm_through(attacker, recorder)
+            for _ in range(_INJECTED_CHUNKS):
+                recorder.drain(0.02)
+                # A chunk exactly as the driver publishes one (_driver.py _publish_chunk):
+                # its channel names, preset, rate and clock, continuing its sample index.
+                latest = next(
+                    m
+                    for m in reversed(recorder.messages)
+                    if m.topic == "raw.eeg" and m.publisher != attacker.publisher_id
+                )
+                body = latest.body
+                fs = float(body["fs"])
+                first = body["first_index"] + latest.array.shape[1]
+                t_first = body["t_last"] + 1.0 / fs
+                t_last = t_first + (_INJECTED_SAMPLES - 1) / fs
+                like = np.zeros((len(body["channels"]), _INJECTED_SAMPLES), dtype=np.float32)
                 attacker.publish(
                     "raw.eeg",
-                    {"fs": 250.0, "channels": names, "first_index": first * 50, "dropped": 0},
-                    array=array,
+                    {
+                        **body,
+                        "first_index": first,
+                        "dropped": 0,
+                        "t_first": t_first,
+                        "t_last": t_last,
+                    },
+                    array=make(like),
+                    source_time=t_last,
                 )
-                time.sleep(0.02)
+            _confirm_through(attacker, recorder)
+            attacker_id = attacker.publisher_id
             attacker.close()
-            count = len(recorder.messages)
-            assert recorder.until(lambda ms: len(ms) > count + 10, 10)
-            assert all(stage["alive"] for stage in daemon.health().values())
+            names = list(body["channels"])
+            injected_at = time.time()
+            if isinstance(verdict, set):
+                # Estimates computed on the injected samples, then valid ones again once
+                # the driver's clean samples have filled the window.
+                def reached(ms: list) -> bool:
+                    return any(
+                        m.topic == "features.attention"
+                        and m.body["trace"]["raw_publisher"] == attacker_id
+                        for m in ms
+                    )
+
+                assert recorder.until(reached, 10), "no estimate came from the injected chunks"
+                assert recorder.until(
+                    lambda ms: any(
+                        m.topic == "features.attention"
+                        and m.publish_time > injected_at
+                        and m.body["valid"]
+                        for m in ms
+                    ),
+                    15,
+                ), "attention did not become valid again after the bad chunks"
+            else:
+                assert recorder.until(
+                    lambda ms: (features_status(ms) or {}).get("rejected", 0) >= _INJECTED_CHUNKS,
+                    10,
+                ), f"the feature stage did not count {_INJECTED_CHUNKS} rejected chunks"
+            count = sum(m.topic == "control" for m in recorder.messages)
+            assert recorder.until(lambda ms: sum(m.topic == "control" for m in ms) > count + 10, 10)
+            # A status report published after the last chunk was handled.
+            seen = len(recorder.messages)
+            assert recorder.until(
+                lambda ms: any(m.topic == "status.features" for m in ms[seen:]), 5
+            )
+            health = daemon.health()
     finally:
         recorder.close()
-    limits = config.controller
-    for message in recorder.messages:
-        intensity = message.body["intensity"]
-        assert math.isfinite(intensity)
-        assert limits.min_intensity <= intensity <= limits.max_intensity
+    assert all(stage["alive"] for stage in health.values())
+    assert health["features"]["restarts"] == 0
+    status = features_status(recorder.messages)
+    # The injected first_index continued the stream: no gap was filled with NaN, so any
+    # non-finite channel below came from the injected values themselves.
+    assert status["gap_samples"] == 0, status
+    from_attacker = [
+        m
+        for m in recorder.messages
+        if m.topic == "features.attention" and m.body["trace"]["raw_publisher"] == attacker_id
+    ]
+    dropped = [r.getMessage() for r in caplog.records if "features: dropped a" in r.getMessage()]
+    if isinstance(verdict, set):
+        # The injected values reached the estimator's channel-quality check: each estimate
+        # computed on them rejects every channel for them, and is invalid.
+        assert status["rejected"] == 0, status
+        assert not dropped, dropped
+        # (A window ending inside an injected chunk holds injected samples on every row.)
+        assert from_attacker
+        for message in from_attacker:
+            estimate = message.body
+            assert set(estimate["channels_bad"]) == set(names), estimate["channels_bad"]
+            assert set(estimate["channels_bad"].values()) <= verdict, estimate["channels_bad"]
+            assert not estimate["valid"] and estimate["attention"] is None
+            assert estimate["quality"] == 0.0
+    else:
+        assert status["rejected"] == _INJECTED_CHUNKS, status
+        assert len(dropped) == _INJECTED_CHUNKS, dropped
+        assert all(verdict in line for line in dropped), dropped
+        assert not from_attacker
+    _assert_control_finite_and_bounded(recorder.messages, config)
 
 
 def test_sigterm_stops_the_daemon_cleanly(tmp_path):

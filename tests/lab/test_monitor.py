@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from runtime.bus import decode, encode
+from runtime.bus import BusSubscriber, decode, encode
 from runtime.cli import main
 from runtime.monitor import MonitorState, render_monitor
 from tests.conftest import free_tcp_port
@@ -79,31 +79,83 @@ def _tmux(socket: str, *args: str) -> str:
                           check=True).stdout
 
 
+#: What the control panel's mode row looks like (every mode of the policy).
+_MODE_ROW = re.compile(r"\bmode\s+(safe|pause|gentle|hold|intensify)\b")
+#: A capture is judged only when every control the test received in this many seconds
+#: before it carried the same mode (the monitor refreshes 5 times a second).
+_STEADY_S = 1.0
+
+
+def _judge(captures: list, controls: list) -> list[tuple[str, str]]:
+    """(mode on the bus, mode on the screen) for each capture taken in a steady mode.
+
+    ``captures``: (monotonic time, screen text); ``controls``: (monotonic time received,
+    mode) of the ``control`` messages a separate subscriber received. A screen with no mode
+    row, or more than one, is judged as the list of what it shows (so it never matches).
+    """
+    judged = []
+    for at, screen in captures:
+        recent = {mode for received, mode in controls if at - _STEADY_S <= received <= at}
+        if len(recent) == 1 and any(received < at - _STEADY_S for received, _ in controls):
+            shown = _MODE_ROW.findall(screen)
+            judged.append((recent.pop(), shown[0] if len(shown) == 1 else repr(shown)))
+    return judged
+
+
 @pytest.mark.skipif(shutil.which("tmux") is None,
                     reason="tmux is not installed (apt-get install tmux): the monitor's "
                     "terminal test needs a real terminal")
 def test_monitor_in_a_real_terminal_against_a_real_daemon(tmp_path):
-    config, pub, sub = write_config(tmp_path)
+    # A 5 s baseline: control is safe (calibrating) long enough to be seen on the screen,
+    # then live; the screen must show the mode the bus carries in both.
+    config, pub, sub = write_config(tmp_path, baseline_s=5.0)
     daemon = DaemonProcess(config)
+    witness = None
     socket = f"kintsugi-test-{uuid.uuid4().hex[:8]}"
     session = "monitor"
     # COLUMNS/LINES set by the test runner's environment would override the pane's size.
     command = (f"env -u COLUMNS -u LINES {sys.executable} -m runtime.cli monitor "
                f"--endpoint {sub} --refresh 5")
+    controls: list[tuple[float, str]] = []
+    captures: list[tuple[float, str]] = []
+
+    def watch(seconds: float) -> str:
+        """Collect the witness's controls for ``seconds``, then capture the screen."""
+        end = time.monotonic() + seconds
+        while True:
+            message = witness.recv(timeout_s=max(0.0, end - time.monotonic()))
+            if message is not None:
+                controls.append((time.monotonic(), str(message.body["mode"])))
+            elif time.monotonic() >= end:
+                break
+        screen = _tmux(socket, "capture-pane", "-p", "-t", session)
+        captures.append((time.monotonic(), screen))
+        return screen
+
     try:
+        # The witness: the daemon's control messages, on a subscriber of the test's own.
+        witness = BusSubscriber(sub, ("control",))
         _tmux(socket, "-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "110",
               "-y", "45", command)
         _tmux(socket, "resize-window", "-t", session, "-x", "110", "-y", "45")
         screen = ""
         end = time.monotonic() + 30
         while time.monotonic() < end:
-            screen = _tmux(socket, "capture-pane", "-p", "-t", session)
-            if re.search(r"attention\s+\d\.\d\d\s+valid", screen) and "streaming" in screen:
+            screen = watch(0.1)
+            judged = _judge(captures, controls)
+            if (any(bus == "safe" for bus, _ in judged)
+                    and any(bus != "safe" for bus, _ in judged)
+                    and re.search(r"attention\s+\d\.\d\d\s+valid", screen)
+                    and "streaming" in screen):
                 break
-            time.sleep(0.3)
+        judged = _judge(captures, controls)
+        # The monitor shows the mode the daemon is in: safe while it calibrates, then the
+        # live mode, each as a separate subscriber received it on the bus.
+        assert judged and all(bus == shown for bus, shown in judged), (judged, screen)
+        assert any(bus == "safe" for bus, _ in judged), (controls, screen)
+        assert any(bus != "safe" for bus, _ in judged), (controls, screen)
         assert re.search(r"attention\s+\d\.\d\d\s+valid", screen), screen
         assert "device  streaming  board synthetic" in screen
-        assert re.search(r"mode\s+(hold|intensify|gentle|safe)", screen), screen
         assert re.search(r"Fz\s+\d+\.\d µV ok", screen), screen  # synthetic Fz: a 5 Hz sine
         assert re.search(r"sample→control median \d+ ms", screen), screen
         assert main(["mark", "eyes closed", "--publish-endpoint", pub, "--endpoint", sub]) == 0
@@ -113,5 +165,7 @@ def test_monitor_in_a_real_terminal_against_a_real_daemon(tmp_path):
             screen = _tmux(socket, "capture-pane", "-p", "-t", session)
         assert "marker: eyes closed" in screen, screen
     finally:
+        if witness is not None:
+            witness.close()
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
         daemon.stop()
