@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scipy.stats import spearmanr
 
 from drivers import set_brainflow_logging
 from runtime.bus import BusSubscriber
@@ -35,6 +34,7 @@ from sim.emulators import (
     parse_fault,
     scenario_feed,
 )
+from tests._levels import ATTENTION_SPAN_S, MAX_MAE, STRESS_SPAN_S, settled_truth
 from tests.conftest import free_tcp_port
 from tests.emulators._helpers import free_galea_address
 
@@ -147,23 +147,32 @@ def _played(run: Run, estimate: dict[str, Any], rate: float) -> bool:
     return estimate["sample_index"] / rate / run.fs <= run.truth.duration_s
 
 
-def test_attention_follows_the_ground_truth(run: Run) -> None:
+def _settled_mae(run: Run, estimates: list[dict], key: str, truth: np.ndarray,
+                 span_s: float, rate: float) -> tuple[float, int]:
+    errors = [
+        abs(e[key] - expected)
+        for e in estimates
+        if (expected := settled_truth(truth, int(round(e["sample_index"] / rate)),
+                                      int(span_s * run.fs))) is not None
+    ]
+    return float(np.mean(errors)) if errors else float("nan"), len(errors)
+
+
+def test_attention_reads_the_ground_truth_levels(run: Run) -> None:
     valid = [e for e in run.attention if e["valid"] and _played(run, e, 1.0)]
     assert len(valid) > 300
-    truth = [run.window_truth(run.truth.attention, e["sample_index"], 4.0) for e in valid]
-    rho = spearmanr([e["attention"] for e in valid], truth)[0]
-    assert rho >= 0.9, f"{run.board}: attention ρ = {rho:.3f}"
+    mae, n = _settled_mae(run, valid, "attention", run.truth.attention, ATTENTION_SPAN_S, 1.0)
+    assert n > 100 and mae <= MAX_MAE, f"{run.board}: attention MAE {mae:.3f} over {n}"
 
 
-def test_stress_follows_the_ground_truth(run: Run) -> None:
+def test_stress_reads_the_ground_truth_levels(run: Run) -> None:
     """Cyton: ECG on channel 7 (raw.ecg). Galea: infrared PPG from the auxiliary preset."""
     rate = AUX_PER_MAIN[run.board]
     valid = [e for e in run.stress if e["valid"] and _played(run, e, rate)]
-    assert len(valid) > 60
+    assert len(valid) > 30
     assert {e["signal"] for e in valid} == {"ecg" if run.board == "cyton" else "ppg"}
-    truth = [run.window_truth(run.truth.stress, e["sample_index"], 60.0, rate) for e in valid]
-    rho = spearmanr([e["stress"] for e in valid], truth)[0]
-    assert rho >= 0.9, f"{run.board}: stress ρ = {rho:.3f}"
+    mae, n = _settled_mae(run, valid, "stress", run.truth.stress, STRESS_SPAN_S, rate)
+    assert n >= 3 and mae <= MAX_MAE, f"{run.board}: stress MAE {mae:.3f} over {n}"
 
 
 def test_dropped_packets_are_counted_from_the_board_counter(run: Run) -> None:
@@ -186,9 +195,15 @@ def test_freeze_gives_stalled_and_safe_state_then_recovers(run: Run) -> None:
     assert safe and safe[0] - last_raw <= 1.5
     # The safe state names its cause: the device's stall, or features gone stale (which of
     # the two the controller sees first is a race between the 1 s device status and the
-    # feature deadline, and a stalled device masks stale features while it lasts).
-    rules = {body["rule"] for now, body in run.control if now > last_raw and body["safe"]}
-    assert rules and all(r.startswith("safe:device-") or r.endswith("-stale") for r in rules), rules
+    # feature deadline, and a stalled device masks stale features while it lasts); after
+    # the device is back, the dwell time holds the safe state (still safe, still gentle).
+    safe_bodies = [body for now, body in run.control if now > last_raw and body["safe"]]
+    rules = {body["rule"] for body in safe_bodies}
+    assert rules and all(
+        r.startswith(("safe:device-", "dwell:safe")) or r.endswith("-stale") for r in rules
+    ), rules
+    assert any(r.startswith("safe:device-") or r.endswith("-stale") for r in rules), rules
+    assert all(body["gentle"] and body["intensity"] == 1.0 for body in safe_bodies)
     resumed = t_freeze + FREEZE_S
     back = [now for now, body in run.status if now > resumed and body["state"] == "streaming"]
     assert back and back[0] - resumed <= 1.5  # announced at the next status interval (1 s)
