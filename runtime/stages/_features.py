@@ -129,11 +129,13 @@ class FeatureStage:
         """Samples missing before this chunk: lost on the bus, or dropped by the board.
 
         They are filled with NaN so the estimators' sample index keeps pace with the
-        board's time (the windows holding them come out invalid, never shifted).
+        board's time (the windows holding them come out invalid, never shifted). Before
+        this stage's first chunk of a topic nothing counts as lost: a stage that joins a
+        running stream (a restart) starts a new estimator there instead of inventing a gap.
         """
         first = int(message.body.get("first_index", 0))
         n = int(message.array.shape[-1]) if message.array is not None else 0
-        lost_on_bus = max(0, first - expected.get(message.topic, 0))
+        lost_on_bus = max(0, first - expected.get(message.topic, first))
         expected[message.topic] = first + n
         dropped = max(0, int(message.body.get("dropped", 0) or 0))
         return min(lost_on_bus + dropped, MAX_GAP_SAMPLES)

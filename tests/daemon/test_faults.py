@@ -266,13 +266,18 @@ def test_a_stage_that_raises_is_restarted_and_reported_while_control_stays_safe(
     # Features flow again, from the restarted stage (a new publisher), and become valid.
     assert after and first_stage not in {m.publisher for m in after}
     assert any(m.body["valid"] for m in after)
-    assert any(
-        m.topic == "status.features"
+    restarted = [
+        m
+        for m in messages
+        if m.topic == "status.features"
         and m.body.get("state") == "running"
         and m.publish_time > fault.publish_time
         and m.publisher not in (first_stage, fault.publisher)
-        for m in messages
-    ), "the restarted stage did not report itself"
+    ]
+    assert restarted, "the restarted stage did not report itself"
+    # Joining the running stream is not a loss: the new stage invents no gap (it used to
+    # count every sample since start-up as lost and fill them with NaN).
+    assert all(m.body["gap_samples"] == 0 for m in restarted), restarted[-1].body
     # While the stage is down control goes safe once features are stale, and stays safe
     # until the restarted stage publishes again.
     last_before, resumed = before[-1], after[0]
