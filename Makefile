@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-all demo bench lint clean
+.PHONY: setup test test-all demo demo-synthetic bench lint clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,9 @@ test-all: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) examples/demo.py
+
+demo-synthetic: $(STAMP)
+	$(PY) examples/demo.py --synthetic
 
 bench: $(STAMP)
 	$(PY) -m bench
