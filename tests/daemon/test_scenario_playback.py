@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 import sim
@@ -12,6 +13,7 @@ from runtime.config import config_from_mapping
 from runtime.controller import ControllerSettings, ControlPolicy, make_decision_step
 from runtime.daemon import Daemon
 from runtime.scenario import render_scenario_files, sim_layout_for
+from tests import _recording as recording
 from tests._levels import (
     ATTENTION_SPAN_S,
     MAX_MAE,
@@ -109,6 +111,31 @@ def _implied_mode(attention: float, stress: float, s: ControllerSettings) -> str
     return "hold"
 
 
+def _policy_on_data_clock(
+    features: list[dict],
+    fs: float,
+    settings: ControllerSettings,
+    lost: tuple[float, float] | None = None,
+):
+    """Drive the default policy with replayed features on their own data clock (sample
+    index / rate), one step per controller hop; features inside ``lost`` (s) are dropped,
+    as if the board had stalled. Yields (data time, PolicyOutput)."""
+    policy = ControlPolicy(settings, make_decision_step(settings))
+    queue = sorted(features, key=lambda b: (b["sample_index"], b["kind"]))
+    t = queue[0]["sample_index"] / fs
+    while queue:
+        t += settings.hop_s
+        while queue and queue[0]["sample_index"] / fs <= t:
+            b = queue.pop(0)
+            if lost is not None and lost[0] <= b["sample_index"] / fs < lost[1]:
+                continue
+            observe = policy.observe_attention if b["kind"] == "attention" else (
+                policy.observe_stress
+            )
+            observe(b[b["kind"]], b["valid"], b["reason"], t, b["hop_s"])
+        yield t, policy.step(t, t)
+
+
 def test_the_controller_walks_the_phases_the_truth_implies(replayed):
     """The replayed features drive the default policy on their own data clock (sample
     index / rate): in each phase the mode is the one the true levels imply in ≥ 80 % of
@@ -116,30 +143,15 @@ def test_the_controller_walks_the_phases_the_truth_implies(replayed):
     features (a stalled board) are safe."""
     name, truth, fs, bodies = replayed
     settings = ControllerSettings()
-    policy = ControlPolicy(settings, make_decision_step(settings))
-    queue = sorted(
-        (b for b in bodies if b["kind"] in ("attention", "stress")),
-        key=lambda b: (b["sample_index"], b["kind"]),
-    )
+    features = [b for b in bodies if b["kind"] in ("attention", "stress")]
     # Every feature is lost for 6 s in the middle of the recording's last phase.
-    end_s = queue[-1]["sample_index"] / fs
+    end_s = max(b["sample_index"] for b in features) / fs
     loss = (end_s - 20.0, end_s - 14.0)
     a_span = int((ATTENTION_SPAN_S + CONTROLLER_SETTLE_S) * fs)
     s_span = int((STRESS_SPAN_S + CONTROLLER_SETTLE_S) * fs)
     by_phase: dict[str, list[str]] = {}
     intensities: dict[str, list[float]] = {}
-    t = queue[0]["sample_index"] / fs
-    while queue:
-        t += settings.hop_s
-        while queue and queue[0]["sample_index"] / fs <= t:
-            b = queue.pop(0)
-            if loss[0] <= b["sample_index"] / fs < loss[1]:
-                continue
-            observe = policy.observe_attention if b["kind"] == "attention" else (
-                policy.observe_stress
-            )
-            observe(b[b["kind"]], b["valid"], b["reason"], t, b["hop_s"])
-        output = policy.step(t, t)
+    for t, output in _policy_on_data_clock(features, fs, settings, lost=loss):
         if loss[0] + settings.hop_s + settings.stale_after_s + 0.5 < t < loss[1]:
             phase = "lost"
         elif t < CALIBRATION_S:
@@ -200,3 +212,55 @@ def test_real_time_and_fast_replay_give_the_same_features(tmp_path, speed):
     assert any(real_time[i]["valid"] for i in common)
     for index in common:
         assert real_time[index] == fast[index]
+
+
+def summarise_unseen_recording(bodies: list[dict], fs: float) -> dict[str, dict]:
+    """Per phase of tests/_recording.py (its settled part: from 90 s after the phase
+    starts), the median attention and stress read and the share of each controller mode."""
+    settings = ControllerSettings()
+    features = [b for b in bodies if b["kind"] in ("attention", "stress")]
+    modes = list(_policy_on_data_clock(features, fs, settings))
+    summary = {}
+    for phase in recording.PHASES:
+        lo, hi = phase.start_s + 90.0, phase.end_s
+        if phase.name == "rest":
+            lo = 130.0  # after calibration (120 s) and the dwell out of safe
+        inside = [b for b in features if b["valid"] and lo <= b["sample_index"] / fs <= hi]
+        controls = [out for t, out in modes if lo <= t <= hi]
+        counts: dict[str, int] = {}
+        for out in controls:
+            counts[out.mode] = counts.get(out.mode, 0) + 1
+        summary[phase.name] = {
+            "attention": float(np.median([b["attention"] for b in inside
+                                          if b["kind"] == "attention"])),
+            "stress": float(np.median([b["stress"] for b in inside if b["kind"] == "stress"])),
+            "modes": {m: c / len(controls) for m, c in counts.items()},
+            "max_intensity": max(out.control.intensity for out in controls),
+        }
+    return summary
+
+
+def test_a_recording_not_made_by_sim_reads_its_levels_and_walks_hold_intensify_gentle_hold(
+    tmp_path,
+):
+    """Issue 17's acceptance case, on a session written without sim/ (tests/_recording.py)
+    with literature effect sizes: E ×2 / HR +2 / RMSSD −6 % in focus, HR +22 / RMSSD −64 %
+    under stress. Replayed ×40 through BrainFlow's playback board and the daemon."""
+    path = recording.write_recording(tmp_path / "unseen.csv", speed=SPEED)
+    n = int(recording.PHASES[-1].end_s * recording.FS)
+    bodies = _collect(
+        {"file": str(path)},
+        lambda b: any(x["kind"] == "stress" and x["sample_index"] >= n - 5 * 250 for x in b),
+        timeout_s=120,
+    )
+    summary = summarise_unseen_recording(bodies, recording.FS)
+    rest, focus, stress, recovery = (summary[p.name] for p in recording.PHASES)
+    assert 0.4 <= rest["attention"] <= 0.6 and rest["stress"] <= 0.25, rest
+    assert focus["attention"] >= 0.85 and focus["stress"] < 0.3, focus
+    assert stress["stress"] >= 0.8, stress
+    assert recovery["stress"] <= 0.3 and 0.4 <= recovery["attention"] <= 0.6, recovery
+    assert rest["modes"].get("hold", 0) >= 0.8, rest
+    assert focus["modes"].get("intensify", 0) >= 0.8, focus
+    assert focus["max_intensity"] == pytest.approx(1.5)
+    assert stress["modes"].get("gentle", 0) >= 0.8, stress
+    assert recovery["modes"].get("hold", 0) >= 0.8, recovery
