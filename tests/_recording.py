@@ -16,7 +16,6 @@ descriptor and ``DataFilter.write_file``), so BrainFlow's playback board replays
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,13 @@ import numpy as np
 from brainflow.board_shim import BoardIds, BoardShim, BrainFlowPresets
 from brainflow.data_filter import DataFilter
 
-from tests.features._synth import eeg_with_gains, pulse_train, rr_series
+from tests.features._synth import (
+    eeg_with_gains,
+    pulse_train,
+    rr_series,
+    rsa_for_rmssd,
+    scale_bands,
+)
 
 FS = 250.0
 REST_HR, REST_RMSSD = 66.0, 40.0
@@ -48,16 +53,6 @@ PHASES = (
 )
 
 
-def _scale_bands(x: np.ndarray, low_gain: float, beta_gain: float) -> np.ndarray:
-    """``x`` with its 4–13 Hz power × low_gain and its 13–30 Hz power × beta_gain."""
-    spectrum = np.fft.rfft(x, axis=-1)
-    f = np.fft.rfftfreq(x.shape[-1], 1.0 / FS)
-    gain = np.ones_like(f)
-    gain[(f >= 4.0) & (f < 13.0)] = math.sqrt(low_gain)
-    gain[(f >= 13.0) & (f < 30.0)] = math.sqrt(beta_gain)
-    return np.fft.irfft(spectrum * gain, n=x.shape[-1], axis=-1)
-
-
 def _eeg(n_channels: int) -> np.ndarray:
     """EEG whose engagement index over rest follows the phases (alpha/theta down by
     ratio^-0.6, beta up by ratio^0.4: most of a task effect is alpha desynchronisation)."""
@@ -67,13 +62,8 @@ def _eeg(n_channels: int) -> np.ndarray:
         a, b = int(phase.start_s * FS), int(phase.end_s * FS)
         r = phase.engagement_ratio
         if r != 1.0:
-            eeg[:, a:b] = _scale_bands(eeg[:, a:b], r**-0.6, r**0.4)
+            eeg[:, a:b] = scale_bands(eeg[:, a:b], FS, r**-0.6, r**0.4)
     return eeg
-
-
-def _rsa_for(rmssd_ms: float, mean_rr_ms: float, jitter_ms: float) -> float:
-    gain = 2 * math.sin(math.pi * 0.25 * mean_rr_ms / 1000.0) ** 2
-    return math.sqrt(max(rmssd_ms**2 - 2 * jitter_ms**2, 0.0) / gain)
 
 
 def _ppg(n: int) -> np.ndarray:
@@ -82,9 +72,8 @@ def _ppg(n: int) -> np.ndarray:
     for phase in PHASES:
         mean_ms = 60000.0 / (REST_HR + phase.hr_delta_bpm)
         rmssd = REST_RMSSD * phase.rmssd_ratio
-        rr.append(
-            rr_series(rng, phase.end_s - phase.start_s, mean_ms, _rsa_for(rmssd, mean_ms, 2.0), 2.0)
-        )
+        rsa = rsa_for_rmssd(rmssd, mean_ms, 2.0)
+        rr.append(rr_series(rng, phase.end_s - phase.start_s, mean_ms, rsa, 2.0))
     beats = 0.5 + np.cumsum(np.concatenate(rr)) / 1000.0
     return 50_000.0 + 1000.0 * pulse_train(beats[beats < n / FS], FS, n, "ppg", rng)
 

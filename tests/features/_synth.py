@@ -103,3 +103,22 @@ def heart_signal(
     beats_s = 0.5 + np.cumsum(rr) / 1000.0
     n = int(round(sum(s[0] for s in segments) * fs))
     return pulse_train(beats_s[beats_s < n / fs], fs, n, kind, rng), rr
+
+
+def scale_bands(x: np.ndarray, fs: float, low_gain: float, beta_gain: float) -> np.ndarray:
+    """``x`` with its 4–13 Hz (θ+α) power × ``low_gain`` and its 13–30 Hz (β) power ×
+    ``beta_gain``: the engagement index β/(α+θ) of every channel × beta_gain / low_gain."""
+    spectrum = np.fft.rfft(x, axis=-1)
+    f = np.fft.rfftfreq(x.shape[-1], 1.0 / fs)
+    gain = np.ones_like(f)
+    gain[(f >= 4.0) & (f < 13.0)] = np.sqrt(low_gain)
+    gain[(f >= 13.0) & (f < 30.0)] = np.sqrt(beta_gain)
+    return np.fft.irfft(spectrum * gain, n=x.shape[-1], axis=-1)
+
+
+def rsa_for_rmssd(rmssd_ms: float, mean_rr_ms: float, jitter_ms: float) -> float:
+    """Amplitude of :func:`rr_series`'s 0.25 Hz modulation that gives the RR series the
+    RMSSD ``rmssd_ms``: a sine sampled once a beat has a mean squared successive difference
+    2A²·sin²(π·f·RR), and the jitter adds 2σ²."""
+    gain = 2 * np.sin(np.pi * 0.25 * mean_rr_ms / 1000.0) ** 2
+    return float(np.sqrt(max(rmssd_ms**2 - 2 * jitter_ms**2, 0.0) / gain))

@@ -26,7 +26,13 @@ from runtime.features import (
     compute_stress,
 )
 from runtime.features._stress import compute_stress as _compute_stress_impl
-from tests.features._synth import eeg_with_gains, pulse_train, rr_series
+from tests.features._synth import (
+    eeg_with_gains,
+    pulse_train,
+    rr_series,
+    rsa_for_rmssd,
+    scale_bands,
+)
 
 FS = 250.0
 NAMES = ("Fp1", "C3", "Cz", "C4", "P3", "Pz", "P4", "O1")
@@ -91,12 +97,6 @@ def test_compute_stress_refuses_non_physiological_input():
 # -- stress: the streaming estimator on pulse trains ------------------------------------
 
 
-def _rsa_for(rmssd_ms: float, mean_rr_ms: float, jitter_ms: float) -> float:
-    """RSA amplitude (0.25 Hz) whose RR series has the given RMSSD (sine sampled per beat)."""
-    gain = 2 * math.sin(math.pi * 0.25 * mean_rr_ms / 1000.0) ** 2
-    return math.sqrt((rmssd_ms**2 - 2 * jitter_ms**2) / gain)
-
-
 def _heart(segments: list[tuple[float, float, float]], seed: int = 3):
     """A PPG pulse train from segments (duration_s, HR bpm, RMSSD ms); returns the signal
     and, per segment, the HR and RMSSD measured on its generated RR intervals."""
@@ -104,7 +104,7 @@ def _heart(segments: list[tuple[float, float, float]], seed: int = 3):
     rrs, measured = [], []
     for duration_s, hr, rmssd in segments:
         mean_ms = 60000.0 / hr
-        rr = rr_series(rng, duration_s, mean_ms, _rsa_for(rmssd, mean_ms, 2.0), 2.0)
+        rr = rr_series(rng, duration_s, mean_ms, rsa_for_rmssd(rmssd, mean_ms, 2.0), 2.0)
         rrs.append(rr)
         measured.append((60000.0 / rr.mean(), float(np.sqrt(np.mean(np.diff(rr) ** 2)))))
     rr = np.concatenate(rrs)
@@ -150,16 +150,6 @@ def test_stress_returns_below_0_3_within_90_s_of_rest_returning():
 # -- attention --------------------------------------------------------------------------
 
 
-def _scaled_bands(x: np.ndarray, low_gain: float, beta_gain: float) -> np.ndarray:
-    """``x`` with its 4–13 Hz (θ+α) power × low_gain and 13–30 Hz (β) power × beta_gain."""
-    spectrum = np.fft.rfft(x, axis=-1)
-    f = np.fft.rfftfreq(x.shape[-1], 1.0 / FS)
-    gain = np.ones_like(f)
-    gain[(f >= 4.0) & (f < 13.0)] = math.sqrt(low_gain)
-    gain[(f >= 13.0) & (f < 30.0)] = math.sqrt(beta_gain)
-    return np.fft.irfft(spectrum * gain, n=x.shape[-1], axis=-1)
-
-
 def _measured_engagement(x: np.ndarray) -> float:
     """Median over channels of β/(α+θ), from scipy's Welch over the whole segment."""
     f, p = welch(x, fs=FS, nperseg=int(2 * FS))
@@ -177,7 +167,7 @@ def _attention_for(low_gain: float, beta_gain: float, seed: int = 21):
     task_s = 60.0
     eeg = eeg_with_gains(seed, FS, [(REST_S + task_s, 4.0, 8.0, 3.0)])
     split = int(REST_S * FS)
-    task = _scaled_bands(eeg[:, split:], low_gain, beta_gain)
+    task = scale_bands(eeg[:, split:], FS, low_gain, beta_gain)
     ratio = _measured_engagement(task) / _measured_engagement(eeg[:, :split])
     estimates = AttentionEstimator(FS, NAMES).push(np.concatenate([eeg[:, :split], task], 1))
     settled = [e.attention for e in estimates if e.valid and e.time_s >= REST_S + 30.0]
