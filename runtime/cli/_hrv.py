@@ -127,7 +127,7 @@ def _handle(args: argparse.Namespace) -> int:
     from runtime.features import (
         HeartFeatureSettings,
         SignalError,
-        clean_rr,
+        clean_rr_with,
         compute_hrv,
         compute_rr_ms,
         detect_beats_ecg,
@@ -165,13 +165,7 @@ def _handle(args: argparse.Namespace) -> int:
             f"give a longer recording, and check --kind {args.kind} and --fs {fs:g}",
         )
     rr = compute_rr_ms(beats, fs, missing=missing if missing.any() else None)
-    keep = clean_rr(
-        rr,
-        min_rr_ms=settings.min_rr_ms,
-        max_rr_ms=settings.max_rr_ms,
-        max_deviation=settings.max_rr_deviation,
-        max_successive_change=settings.max_rr_successive_change,
-    )
+    keep = clean_rr_with(rr, settings)
     usable = int(np.isfinite(rr).sum())  # intervals spanning a gap are not counted
     kept_fraction = _check_kept(args.file, keep, usable, settings, args.kind, fs)
     default_kept = HeartFeatureSettings().min_kept_fraction

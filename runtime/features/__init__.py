@@ -32,6 +32,7 @@ from runtime.features._settings import (
 from runtime.features._stress import (
     StressEstimate,
     StressEstimator,
+    clean_rr_with,
     compute_stress,
     compute_window_hrv,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "StressEstimator",
     "check_channel_quality",
     "clean_rr",
+    "clean_rr_with",
     "compute_band_powers",
     "compute_engagement_index",
     "compute_hrv",

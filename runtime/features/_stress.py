@@ -36,7 +36,13 @@ from runtime.features._settings import HeartFeatureSettings
 from runtime.features._validate import check_estimator_fs
 from runtime.features._windows import HopWindows
 
-__all__ = ["StressEstimate", "StressEstimator", "compute_stress", "compute_window_hrv"]
+__all__ = [
+    "StressEstimate",
+    "StressEstimator",
+    "clean_rr_with",
+    "compute_stress",
+    "compute_window_hrv",
+]
 
 logger = logging.getLogger("runtime.features")
 
@@ -112,6 +118,17 @@ class StressEstimate:
         }
 
 
+def clean_rr_with(rr_ms: np.ndarray, settings: HeartFeatureSettings) -> np.ndarray:
+    """:func:`clean_rr` with the ``[features.heart]`` rules: which RR intervals to keep."""
+    return clean_rr(
+        rr_ms,
+        min_rr_ms=settings.min_rr_ms,
+        max_rr_ms=settings.max_rr_ms,
+        max_deviation=settings.max_rr_deviation,
+        max_successive_change=settings.max_rr_successive_change,
+    )
+
+
 def compute_window_hrv(
     x: np.ndarray, fs: float, kind: Literal["ppg", "ecg"], settings: HeartFeatureSettings
 ) -> tuple[HrvMetrics | None, float, str]:
@@ -140,13 +157,7 @@ def compute_window_hrv(
     if beats.size < settings.min_beats:
         return None, 0.0, f"too few beats ({beats.size})"
     rr = compute_rr_ms(beats, fs, missing=missing if n_missing else None)
-    keep = clean_rr(
-        rr,
-        min_rr_ms=settings.min_rr_ms,
-        max_rr_ms=settings.max_rr_ms,
-        max_deviation=settings.max_rr_deviation,
-        max_successive_change=settings.max_rr_successive_change,
-    )
+    keep = clean_rr_with(rr, settings)
     usable = np.isfinite(rr)
     quality = float(keep.sum() / max(1, usable.sum()))
     if quality < settings.min_kept_fraction:
