@@ -11,6 +11,10 @@ Each pass scans, then for every selected fracture:
 - ``dead_unit`` → not repaired: an all-zero row carries nothing to blend toward, so it is
   reported as ``not_repaired``. Re-initialise or retrain that unit.
 
+Passes run until nothing selected is left to repair, or until ``passes`` (a cap) have
+run; ``RepairResult.limit_reached`` says the cap stopped it with repairable fractures left,
+and the first hint says how many and which ``--passes`` would finish the job.
+
 Tensors without a selected fracture are passed through untouched (the same objects).
 """
 
@@ -44,6 +48,13 @@ KEEP = 1.0 / PHI
 
 _REPAIRABLE = ("non_finite", "outlier", "exploding_norm", "vanishing_norm")
 
+#: Pass cap of ``kintsugi golden-repair`` when ``--passes`` is not given: enough for an
+#: outlier at any finite float32 value (up to 3.4e38) to come under the default threshold
+#: of 50 when the model's typical scale is at least 1e-4 (about 195 passes); a clean or
+#: converged checkpoint stops long before. Kept equal to ``runtime.cli._checkpoint``'s
+#: copy, which must not import torch (tests/checkpoint/test_repair.py checks).
+DEFAULT_MAX_PASSES = 200
+
 
 @dataclass(frozen=True)
 class RepairAction:
@@ -76,7 +87,8 @@ class RepairResult:
     outlier blended in two passes counts twice); ``actions`` lists the first
     ``max_per_tensor`` changes per tensor, kind and pass; ``remaining`` is the scan of the
     repaired tensors; ``target`` is the fracture chosen by id, if any, and ``target_fixed``
-    whether it is gone.
+    whether it is gone. ``passes_limit`` is the cap that was given; ``limit_reached`` is
+    True when the cap, not convergence, ended the repair (repairable fractures are left).
     """
 
     tensors: dict[str, torch.Tensor]
@@ -88,6 +100,8 @@ class RepairResult:
     not_repaired: list[Fracture]
     target: Fracture | None = None
     target_fixed: bool = True
+    passes_limit: int = 1
+    limit_reached: bool = False
     hints: list[str] = field(default_factory=list)
 
     @property
@@ -103,10 +117,12 @@ def repair_tensors(
     fracture_id: int | None = None,
     passes: int = 1,
 ) -> RepairResult:
-    """Repair every fracture (or the one numbered ``fracture_id`` by a scan) in ``passes``.
+    """Repair every fracture (or the one numbered ``fracture_id`` by a scan) in at most
+    ``passes`` scan-and-blend passes.
 
-    Passes stop early once nothing selected is left. The input mapping and its tensors are
-    never modified.
+    Passes stop as soon as nothing selected and repairable is left (a clean input runs none);
+    ``passes`` is a cap, and ``RepairResult.limit_reached`` says it was hit with fractures
+    left. The input mapping and its tensors are never modified.
     """
     config = config or ScanConfig()
     if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
@@ -145,11 +161,14 @@ def repair_tensors(
         ),
         target=target,
         target_fixed=_target_gone(scan, target) if target is not None else scan.clean,
+        passes_limit=passes,
+        limit_reached=passes_run == passes and _repairable_left(scan, target),
     )
     result.hints = _hints(result, config)
     logger.info(
-        "golden repair: %d passes, %d blends, %d fractures remain",
+        "golden repair: %d passes (cap %d), %d blends, %d fractures remain",
         passes_run,
+        passes,
         sum(repaired.values()),
         scan.count,
     )
@@ -219,6 +238,13 @@ def _select(
     return (hit, none, False) if target.kind == "non_finite" else (none, hit, False)
 
 
+def _repairable_left(scan: ScanResult, target: Fracture | None) -> bool:
+    """Whether another pass would blend something (the target, or any repairable kind)."""
+    if target is not None:
+        return not _target_gone(scan, target)
+    return any(t.nonfinite.size or t.outliers.size or t.norm_kind for t in scan.tensors)
+
+
 def _target_gone(scan: ScanResult, target: Fracture | None) -> bool:
     if target is None:
         return False
@@ -247,39 +273,54 @@ def _record(
 
 
 def _hints(result: RepairResult, config: ScanConfig) -> list[str]:
-    """Plain-language notes on what is left and how many more passes would fix it."""
+    """Plain-language notes on what is left: the cap that stopped the repair (how many
+    fractures remain and the ``--passes`` that would finish), and unrepairable dead units."""
     hints: list[str] = []
-    relevant = [
-        t
-        for t in result.remaining.tensors
-        if result.target is None or t.name == result.target.tensor
-    ]
-    if result.target is not None and result.target_fixed:
-        relevant = []
-    z_max = max((float(t.outlier_z.max()) for t in relevant if t.outlier_z.size), default=0.0)
-    outliers_left = sum(int(t.outliers.size) for t in relevant)
-    if outliers_left:
-        more = math.ceil(math.log(z_max / config.threshold) / math.log(PHI))
-        hints.append(
-            f"{outliers_left} outlier(s) are still outliers after {result.passes_run} "
-            f"pass(es): each pass keeps 61.8 % of an outlier's distance from its tensor's "
-            f"centre. The farthest (robust z {z_max:.3g}) needs about {more} more pass(es): "
-            f"rerun with --passes {result.passes_run + more}."
-        )
-    decades = [abs(t.norm_decades) for t in relevant if t.norm_kind is not None]
-    if decades:
-        more = math.ceil(math.log(max(decades) / config.norm_decades) / math.log(PHI))
-        hints.append(
-            f"{len(decades)} tensor norm(s) are still {max(decades):.2f} decades from typical; "
-            f"about {more} more pass(es) would bring them within {config.norm_decades:g}: "
-            f"rerun with --passes {result.passes_run + more}."
-        )
+    if result.limit_reached:
+        hints.append(_limit_hint(result, config))
     if result.not_repaired:
         hints.append(
             f"{len(result.not_repaired)} dead unit(s) are not repaired: an all-zero row has "
             "nothing to blend toward; re-initialise or retrain those units."
         )
     return hints
+
+
+def _limit_hint(result: RepairResult, config: ScanConfig) -> str:
+    """Say that ``--passes`` ran out, what is left, and which ``--passes`` would finish."""
+    z_left: list[float] = []
+    decades_left: list[float] = []
+    nonfinite_left = 0
+    for finding in result.remaining.tensors:
+        nonfinite, outliers, norm = _select(finding, result.target)
+        nonfinite_left += int(nonfinite.size)
+        if outliers.size:
+            z_left += finding.outlier_z[np.isin(finding.outliers, outliers)].tolist()
+        if norm:
+            decades_left.append(abs(finding.norm_decades))
+    more = 1
+    parts = []
+    if z_left:
+        z_max = max(z_left)
+        more = max(more, math.ceil(math.log(z_max / config.threshold) / math.log(PHI)))
+        parts.append(f"{len(z_left):,} outlier(s), the farthest at robust z {z_max:.3g}")
+    if decades_left:
+        d_max = max(decades_left)
+        more = max(more, math.ceil(math.log(d_max / config.norm_decades) / math.log(PHI)))
+        parts.append(f"{len(decades_left)} tensor norm(s) up to {d_max:.2f} decades from typical")
+    if nonfinite_left:
+        parts.append(f"{nonfinite_left:,} non-finite value(s)")
+    left = len(z_left) + len(decades_left) + nonfinite_left
+    what = "the chosen fracture" if result.target is not None else f"{left:,} fracture(s)"
+    kept = "an outlier's distance from its tensor's centre" if z_left else ""
+    if decades_left:
+        kept = " and ".join(filter(None, (kept, "a norm's distance from typical, in decades")))
+    why = f"each pass keeps 61.8 % of {kept}, so " if kept else ""
+    return (
+        f"stopped at the --passes limit of {result.passes_limit} with {what} still to "
+        f"repair ({'; '.join(parts)}); {why}about {more} more pass(es) are needed. Raise "
+        f"the limit: rerun with --passes {result.passes_run + more}."
+    )
 
 
 def _flat_index(index: tuple[int, ...], shape: tuple[int, ...]) -> int:

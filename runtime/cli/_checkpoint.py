@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from runtime.checkpoint._defaults import (
     DEFAULT_MAX_PER_TENSOR,
     DEFAULT_NORM_DECADES,
-    DEFAULT_PASSES,
     DEFAULT_THRESHOLD,
 )
 from runtime.cli import _exit
+
+#: ``golden-repair --passes`` when not given: a cap, not a count. Repair stops as soon as no
+#: repairable fracture is left; 200 passes bring an outlier at any finite float32 value under
+#: the default threshold (see ``runtime.checkpoint._repair.DEFAULT_MAX_PASSES``, the same
+#: number; kept here so that ``--help`` does not import torch).
+DEFAULT_MAX_PASSES = 200
 
 _LOADING = (
     "Checkpoints are read with torch.load(path, map_location='cpu', weights_only=True): a "
@@ -73,15 +79,19 @@ def _add_repair(subparsers: Any) -> None:
             "input file is never modified and --output may not be it. A non-finite weight is "
             "replaced by its tensor's robust centre (median); an outlier is blended toward it, "
             "w' = w/phi + centre*(1 - 1/phi), keeping 61.8 % of its distance, so a gross "
-            "outlier may need several --passes (each pass re-scans; the report says how many "
-            "more would do). A tensor with an exploding or vanishing norm is rescaled to keep "
-            "61.8 % of its distance, in decades, from the typical RMS. Dead units are not "
+            "outlier needs several passes (a weight of 1e6 in a small MLP, about 25). A tensor "
+            "with an exploding or vanishing norm is rescaled to keep 61.8 % of its distance, in "
+            "decades, from the typical RMS. Passes (scan, blend) repeat until no repairable "
+            "fracture is left, up to --passes; the report gives the number of passes used. If "
+            "the cap is reached with fractures left, the exit status is 1 and the message says "
+            "how many remain and which --passes would finish. Dead units are not "
             "repaired (nothing to blend toward). The written file is re-read with "
             "weights_only=True and compared; with --model-class the repaired state_dict is "
             "loaded with strict=True and, with --input-shape, a forward pass on a seeded "
             "random input must be finite (it is run on the original weights too, for "
             f"comparison). {_LOADING} Exit status: 0 repaired and checks passed, 1 fractures "
-            "remain or the forward pass is not finite, 2 error."
+            "remain (--passes reached, or dead units) or the forward pass is not finite, 2 "
+            "error."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -95,9 +105,10 @@ def _add_repair(subparsers: Any) -> None:
     parser.add_argument(
         "--passes",
         type=int,
-        default=DEFAULT_PASSES,
+        default=DEFAULT_MAX_PASSES,
         metavar="N",
-        help="scan-and-blend passes at most (stops early when nothing is left)",
+        help="cap on scan-and-blend passes; repair stops as soon as no repairable fracture "
+        "is left (a clean checkpoint runs none)",
     )
     _add_scan_options(parser)
     parser.add_argument(
@@ -250,6 +261,8 @@ def _handle_repair(args: argparse.Namespace) -> int:
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+        if report.repair.limit_reached:  # the table's last note says it; JSON readers get this
+            print(f"kintsugi golden-repair: {report.repair.hints[0]}", file=sys.stderr)
     else:
         print(format_repair(report), end="")
     return _exit.OK if report.ok else _exit.FOUND

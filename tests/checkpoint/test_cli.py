@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from runtime.checkpoint import KEEP
 from runtime.cli import _exit, main
+from runtime.cli._checkpoint import DEFAULT_MAX_PASSES
 from tests.checkpoint._models import build
 
 KINTSUGI = Path(sys.executable).with_name("kintsugi")
@@ -34,6 +38,32 @@ def broken_path(tmp_path: Path) -> Path:
     path = tmp_path / "broken.pt"
     torch.save(state, path)
     return path
+
+
+@pytest.fixture
+def outlier_path(tmp_path: Path) -> Path:
+    """The MLP with one weight set to 1e6 (robust z ≈ 8e6): one pass keeps 61.8 % of it."""
+    state = build("mlp", 32, 0).state_dict()
+    state["2.weight"][1, 5] = 1e6
+    path = tmp_path / "outlier.pt"
+    torch.save(state, path)
+    return path
+
+
+def _numpy_robust_z(state: dict[str, torch.Tensor], name: str, index: tuple[int, int]) -> float:
+    """Robust z of one weight as docs/checkpoint-tools.md defines it, computed here with numpy
+    alone: |w - median| / max(1.4826 MAD of its tensor, the median of that over tensors of
+    16+ elements with a non-zero MAD)."""
+
+    def centre_and_spread(tensor: torch.Tensor) -> tuple[float, float]:
+        values = tensor.double().numpy().ravel()
+        centre = float(np.median(values))
+        return centre, 1.4826 * float(np.median(np.abs(values - centre)))
+
+    spreads = [centre_and_spread(t)[1] for t in state.values() if t.numel() >= 16]
+    model_scale = float(np.median([s for s in spreads if s > 0]))
+    centre, spread = centre_and_spread(state[name])
+    return abs(float(state[name][index]) - centre) / max(spread, model_scale)
 
 
 def _strict_json(text: str) -> dict:
@@ -110,16 +140,80 @@ def test_repair_all_then_detect_clean(
 ) -> None:
     digest = hashlib.sha256(broken_path.read_bytes()).hexdigest()
     fixed = tmp_path / "fixed.pt"
-    code = main(
-        ["golden-repair", "--input", str(broken_path), "--output", str(fixed), "--passes", "9"]
-    )
+    code = main(["golden-repair", "--input", str(broken_path), "--output", str(fixed)])
     out = capsys.readouterr().out
     assert code == _exit.FOUND  # the dead unit cannot be repaired, and is said to remain
     assert "dead unit" in out and "remaining: 1" in out
+    assert "in 4 pass(es)" in out  # z 264 → under 50: ceil(log(264/50) / log φ) = 4 passes
+    assert "--passes limit" not in out  # it stopped because only the dead unit was left
     assert hashlib.sha256(broken_path.read_bytes()).hexdigest() == digest
     assert main(["fracture-detect", "--input", str(fixed), "--json"]) == _exit.FOUND
     remaining = _strict_json(capsys.readouterr().out)["fractures"]
     assert [f["kind"] for f in remaining] == ["dead_unit"]
+
+
+def test_repair_runs_to_convergence_by_default(
+    tmp_path: Path, outlier_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = torch.load(outlier_path, weights_only=True)
+    z0 = _numpy_robust_z(before, "2.weight", (1, 5))
+    needed = math.ceil(math.log(z0 / 50) / math.log((1 + 5**0.5) / 2))  # z·(1/φ)^n < 50
+    assert needed == 25
+    fixed = tmp_path / "fixed.pt"
+    argv = ["golden-repair", "--input", str(outlier_path), "--output", str(fixed)]
+    assert main(argv) == _exit.OK
+    out = capsys.readouterr().out
+    assert f"in {needed} pass(es)" in out and "remaining: none." in out
+    assert main([*argv, "--json"]) == _exit.OK
+    captured = capsys.readouterr()
+    report = _strict_json(captured.out)
+    assert captured.err == ""
+    assert report["passes_requested"] == DEFAULT_MAX_PASSES == 200
+    assert report["passes_run"] == needed > 1
+    assert report["remaining"]["count"] == 0 and report["ok"] is True and report["hints"] == []
+    # The project's detector finds nothing in the written file...
+    assert main(["fracture-detect", "--input", str(fixed)]) == _exit.OK
+    assert "no fractures" in capsys.readouterr().out
+    # ...and neither does a numpy-only robust z; the value is the closed form of the blend:
+    # the median is unchanged, so after n passes w = c + (w0 - c)·(1/φ)^n.
+    after = torch.load(fixed, weights_only=True)
+    assert _numpy_robust_z(after, "2.weight", (1, 5)) < 50
+    centre = float(np.median(before["2.weight"].double().numpy()))
+    expected = centre + (1e6 - centre) * KEEP**needed
+    assert float(after["2.weight"][1, 5]) == pytest.approx(expected, rel=1e-5)
+    assert 3 < expected < 7  # under z 50 of the model scale 0.124: the blend stops there
+    mask = torch.ones_like(after["2.weight"], dtype=torch.bool)
+    mask[1, 5] = False
+    assert torch.equal(after["2.weight"][mask], before["2.weight"][mask])
+    assert all(torch.equal(after[k], v) for k, v in before.items() if k != "2.weight")
+
+
+def test_repair_stops_at_the_passes_cap_and_says_what_remains(
+    tmp_path: Path, outlier_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fixed = tmp_path / "fixed.pt"
+    argv = ["golden-repair", "--input", str(outlier_path), "--output", str(fixed), "--passes", "1"]
+    assert main(argv) == _exit.FOUND
+    out = capsys.readouterr().out
+    assert "in 1 pass(es)" in out and "remaining: 1 fracture(s)" in out
+    note = (
+        "stopped at the --passes limit of 1 with 1 fracture(s) still to repair (1 outlier(s), "
+        "the farthest at robust z 4.97e+06)"
+    )
+    assert note in out and "Raise the limit: rerun with --passes 25." in out
+    assert main([*argv, "--json"]) == _exit.FOUND
+    captured = capsys.readouterr()
+    report = _strict_json(captured.out)
+    assert report["passes_requested"] == report["passes_run"] == 1
+    assert report["remaining"]["count"] == 1 and report["ok"] is False
+    assert note in captured.err and "--passes 25" in captured.err  # JSON readers see it too
+    assert main(["fracture-detect", "--input", str(fixed)]) == _exit.FOUND
+    left = torch.load(fixed, weights_only=True)["2.weight"][1, 5]
+    assert float(left) == pytest.approx(1e6 * KEEP, rel=1e-6)  # one blend: 61.8 % kept
+    capsys.readouterr()
+    argv[-1] = "25"  # the --passes the message names is enough
+    assert main(argv) == _exit.OK
+    assert "remaining: none." in capsys.readouterr().out
 
 
 def test_repair_one_by_id_json(
@@ -255,11 +349,16 @@ def test_repair_of_a_clean_checkpoint_writes_an_equal_copy(
     tmp_path: Path, clean_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     copy = tmp_path / "copy.pt"
-    assert main(["golden-repair", "--input", str(clean_path), "--output", str(copy)]) == 0
+    argv = ["golden-repair", "--input", str(clean_path), "--output", str(copy)]
+    assert main(argv) == 0
     assert "nothing to repair" in capsys.readouterr().out
+    assert main([*argv, "--json"]) == 0
+    report = _strict_json(capsys.readouterr().out)
+    # One scan, nothing to blend: no blend pass runs, nothing is repaired.
+    assert report["passes_run"] == 0 and report["repaired"]["count"] == 0
+    assert report["found"] == 0 and report["ok"] is True
     before = torch.load(clean_path, weights_only=True)
     after = torch.load(copy, weights_only=True)
     assert after["epoch"] == before["epoch"]
-    assert all(
-        torch.equal(after["model_state_dict"][k], v) for k, v in before["model_state_dict"].items()
-    )
+    for name, tensor in before["model_state_dict"].items():  # bit for bit
+        assert after["model_state_dict"][name].numpy().tobytes() == tensor.numpy().tobytes()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+import runtime.checkpoint._repair as repair_module
 from runtime.checkpoint import (
     KEEP,
     CheckpointError,
@@ -19,6 +20,8 @@ from runtime.checkpoint import (
     repair_tensors,
     scan_tensors,
 )
+from runtime.checkpoint._repair import DEFAULT_MAX_PASSES
+from runtime.cli import _checkpoint as cli_checkpoint
 from runtime.errors import ConfigError
 from tests.checkpoint._models import build, flip_bit
 
@@ -93,17 +96,62 @@ def test_passes_bring_a_gross_outlier_home() -> None:
     state["2.weight"][3, 4] = flip_bit(float(state["2.weight"][3, 4]), 30)  # ~1e37
     one = repair_tensors(state, passes=1)
     assert one.remaining.count == 1 and not one.done
+    assert one.limit_reached and one.passes_limit == 1
     (hint,) = one.hints
+    assert hint.startswith("stopped at the --passes limit of 1 with 1 fracture(s) still to ")
     suggested = int(hint.rsplit("--passes ", 1)[1].rstrip("."))
     # Each pass keeps 1/φ of the distance: from robust z ≈ 1e38 to under 50 takes
     # log(z/50)/log(φ) passes, about 180.
     z0 = scan_tensors(state).fractures[0].score
     assert suggested == pytest.approx(math.log(z0 / 50) / math.log((1 + 5**0.5) / 2), abs=2)
     short = repair_tensors(state, passes=suggested - 3)
-    assert short.remaining.count == 1
+    assert short.remaining.count == 1 and short.limit_reached
     enough = repair_tensors(state, passes=suggested)
-    assert enough.done and enough.remaining.clean
-    assert enough.passes_run <= suggested
+    assert enough.done and enough.remaining.clean and not enough.limit_reached
+    assert enough.passes_run <= suggested and enough.hints == []
+    # The CLI's default cap is a limit, not a count: a flipped exponent bit (z ≈ 1e38)
+    # converges under it and the repair stops at the pass that made the tensor clean.
+    default = repair_tensors(state, passes=DEFAULT_MAX_PASSES)
+    assert default.remaining.clean and not default.limit_reached
+    assert default.passes_run == enough.passes_run < DEFAULT_MAX_PASSES
+    assert torch.equal(default.tensors["2.weight"], enough.tensors["2.weight"])
+
+
+def test_cli_default_cap_is_the_library_constant() -> None:
+    assert cli_checkpoint.DEFAULT_MAX_PASSES == DEFAULT_MAX_PASSES == 200
+
+
+def test_a_clean_state_is_scanned_once_and_passed_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = _state()
+    scans: list[int] = []
+
+    def counting_scan(*args: object, **kwargs: object) -> object:
+        scans.append(1)
+        return scan_tensors(*args, **kwargs)
+
+    monkeypatch.setattr(repair_module, "scan_tensors", counting_scan)
+    result = repair_tensors(state, passes=DEFAULT_MAX_PASSES)
+    assert len(scans) == 1  # one scan finds nothing, so no blend pass runs
+    assert result.passes_run == 0 and result.done and not result.limit_reached
+    assert sum(result.repaired.values()) == 0 and result.actions == [] and result.hints == []
+    assert all(result.tensors[name] is tensor for name, tensor in state.items())
+
+
+def test_the_cap_on_one_chosen_fracture_is_reported() -> None:
+    state = _state()
+    state["0.weight"][1, 1] = 1e6
+    state["2.weight"][2, 2] = float("nan")
+    (target,) = [f for f in scan_tensors(state).fractures if f.kind == "outlier"]
+    capped = repair_tensors(state, fracture_id=target.id, passes=2)
+    assert capped.limit_reached and not capped.target_fixed
+    (hint,) = capped.hints
+    assert "limit of 2 with the chosen fracture still to repair (1 outlier(s)" in hint
+    suggested = int(hint.rsplit("--passes ", 1)[1].rstrip("."))
+    fixed = repair_tensors(state, fracture_id=target.id, passes=DEFAULT_MAX_PASSES)
+    assert fixed.target_fixed and not fixed.limit_reached and fixed.passes_run == suggested
+    assert math.isnan(float(fixed.tensors["2.weight"][2, 2]))  # not chosen, not repaired
 
 
 def test_only_the_chosen_fracture_is_repaired() -> None:
@@ -141,7 +189,9 @@ def test_dead_units_are_reported_not_repaired() -> None:
     result = repair_tensors(state)
     assert [(f.kind, f.index) for f in result.not_repaired] == [("dead_unit", (9,))]
     assert not result.done and result.passes_run == 0
-    assert any("dead unit" in hint for hint in result.hints)
+    assert not result.limit_reached  # nothing repairable is left: the cap did not stop it
+    (hint,) = result.hints
+    assert "dead unit" in hint and "--passes" not in hint
     with pytest.raises(ConfigError, match="dead_unit"):
         repair_tensors(state, fracture_id=1)
 
