@@ -2,13 +2,18 @@
 
 A background thread owns the ZeroMQ sockets; the training thread only reads an immutable
 ``Control`` (an atomic reference swap) and appends to a bounded queue, so neither
-``current()`` nor ``report()`` can block or raise because of the bus or the daemon.
+``current()`` nor ``report()`` can block or raise because of the bus or the daemon. If the
+thread's loop fails, it is logged, counted in :meth:`ControlClient.health` and started
+again with backoff (new sockets; control meanwhile expires to the safe state by its TTL).
+With ``KINTSUGI_RAISE_THREAD_ERRORS=1`` (tests) the failure is re-raised in the thread
+instead, so a test sees it.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -27,6 +32,10 @@ CONTROL_TOPIC = "control"
 MODEL_STATUS_TOPIC = "model.status"
 DEFAULT_SUBSCRIBE_ENDPOINT = "tcp://127.0.0.1:5592"
 DEFAULT_PUBLISH_ENDPOINT = "tcp://127.0.0.1:5591"
+#: Set to 1 to re-raise a failure of the client's thread there (tests) instead of restarting.
+RAISE_ENV = "KINTSUGI_RAISE_THREAD_ERRORS"
+_BACKOFF_S = (0.05, 5.0)  # first and longest wait before the thread's loop starts again
+_HEALTHY_S = 10.0  # a loop that ran this long resets the backoff
 
 
 class ControlClient:
@@ -62,6 +71,8 @@ class ControlClient:
         self.reports_dropped = 0  # the oldest reports, when the queue was full
         self.reports_rejected = 0  # reports that could not be encoded (NaN, objects)
         self.received = 0
+        self.thread_errors = 0  # failures of the receive thread's loop (each one restarted)
+        self.last_thread_error: str | None = None
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -79,6 +90,19 @@ class ControlClient:
     def is_live(self, now: float | None = None) -> bool:
         """True when control from the daemon is held and has not expired."""
         return self._received_at is not None and not self._latest.expired(now)
+
+    def health(self) -> dict[str, Any]:
+        """The client's own state: thread alive, its failures (each restarted), the last
+        one, and message counters. A training job can log it or put it in its status."""
+        return {
+            "alive": self._thread is not None and self._thread.is_alive(),
+            "live": self.is_live(),
+            "thread_errors": self.thread_errors,
+            "last_thread_error": self.last_thread_error,
+            "received": self.received,
+            "reports_dropped": self.reports_dropped,
+            "reports_rejected": self.reports_rejected,
+        }
 
     def report(self, status: Mapping[str, Any]) -> None:
         """Queue a ``model.status`` message; never blocks (the oldest report is dropped)."""
@@ -115,21 +139,46 @@ class ControlClient:
     # -- the thread --------------------------------------------------------------------------
 
     def _run(self) -> None:
+        """Serve until stopped; a failed loop is logged, counted and started again."""
+        backoff_s = _BACKOFF_S[0]
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self._serve()
+                return
+            except Exception as exc:  # never take the training job down
+                self.thread_errors += 1
+                self.last_thread_error = f"{type(exc).__name__}: {exc}"
+                self._ready.set()  # a failure while connecting must not hang start()
+                if os.environ.get(RAISE_ENV) == "1":
+                    raise
+                if time.monotonic() - started >= _HEALTHY_S:
+                    backoff_s = _BACKOFF_S[0]
+                logger.exception(
+                    "client: receive thread failed (%d so far); restarting in %.2f s, control "
+                    "expires to safe meanwhile",
+                    self.thread_errors,
+                    backoff_s,
+                )
+                self._stop.wait(backoff_s)
+                backoff_s = min(_BACKOFF_S[1], backoff_s * 2)
+
+    def _serve(self) -> None:
         assert self._context is not None
         subscriber = BusSubscriber(
             self.endpoint, (CONTROL_TOPIC,), context=self._context, hwm=100, curve=self._curve
         )
         publisher = None
-        if self.publish_endpoint:
-            publisher = BusPublisher(
-                self.publish_endpoint,
-                self.component,
-                context=self._context,
-                hwm=100,
-                curve=self._curve,
-            )
-        self._ready.set()
         try:
+            if self.publish_endpoint:
+                publisher = BusPublisher(
+                    self.publish_endpoint,
+                    self.component,
+                    context=self._context,
+                    hwm=100,
+                    curve=self._curve,
+                )
+            self._ready.set()
             while not self._stop.is_set():
                 message = subscriber.recv(timeout_s=0.05)
                 while message is not None:
@@ -138,8 +187,6 @@ class ControlClient:
                     message = subscriber.recv_nowait()
                 while publisher is not None and self._reports:
                     self._send_report(publisher, self._reports.popleft())
-        except Exception:  # never take the training job down; fall back to safe via TTL
-            logger.exception("client: receive thread failed; control will expire to safe")
         finally:
             subscriber.close()
             if publisher is not None:

@@ -158,3 +158,66 @@ def test_a_report_that_cannot_be_encoded_is_dropped_and_the_client_keeps_working
         )  # the thread still receives control
     subscriber.close()
     publisher.close()
+
+
+def _publish_until(publisher: BusPublisher, body_of, predicate, timeout_s: float = 5.0) -> bool:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        publisher.publish("control", body_of())
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_failing_receive_thread_is_restarted_counted_and_receives_again(broker, monkeypatch):
+    """A fault inside the thread's loop (injected into its message handling) is counted in
+    health(), the loop starts again with new sockets, and control flows again."""
+    original = ControlClient._accept
+    calls = {"n": 0}
+
+    def fail_once(self, body):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("injected receive failure")
+        original(self, body)
+
+    monkeypatch.setattr(ControlClient, "_accept", fail_once)
+    monkeypatch.delenv("KINTSUGI_RAISE_THREAD_ERRORS", raising=False)
+    publisher = BusPublisher(broker.publish_endpoint, "controller")
+    try:
+        with ControlClient(broker.subscribe_endpoint, publish_endpoint=None) as client:
+            assert _publish_until(publisher, lambda: _control(1.3),
+                                  lambda: client.health()["thread_errors"] == 1)
+            health = client.health()
+            assert health["last_thread_error"] == "RuntimeError: injected receive failure"
+            assert _publish_until(publisher, lambda: _control(1.3),
+                                  lambda: client.current().intensity == 1.3)
+            health = client.health()
+            assert health["alive"] and health["live"] and health["thread_errors"] == 1
+            assert health["received"] >= 1
+    finally:
+        publisher.close()
+
+
+def test_with_raise_thread_errors_set_a_thread_failure_reaches_the_test(broker, monkeypatch):
+    """Under KINTSUGI_RAISE_THREAD_ERRORS=1 the failure is re-raised in the thread (which
+    ends) rather than restarted, so a test cannot pass over it."""
+    seen = []
+    monkeypatch.setattr("threading.excepthook", lambda args: seen.append(args.exc_value))
+    monkeypatch.setenv("KINTSUGI_RAISE_THREAD_ERRORS", "1")
+
+    def fail(self, body):
+        raise RuntimeError("injected receive failure")
+
+    monkeypatch.setattr(ControlClient, "_accept", fail)
+    publisher = BusPublisher(broker.publish_endpoint, "controller")
+    try:
+        with ControlClient(broker.subscribe_endpoint, publish_endpoint=None) as client:
+            assert _publish_until(publisher, lambda: _control(1.3), lambda: bool(seen))
+            assert isinstance(seen[0], RuntimeError)
+            assert _wait_for(lambda: not client.health()["alive"], 2.0)
+            assert client.health()["thread_errors"] == 1
+            assert client.current().safe  # nothing was accepted
+    finally:
+        publisher.close()
