@@ -100,28 +100,20 @@ def _intensifying() -> tuple[ControlPolicy, float]:
     return policy, t
 
 
-def test_once_intensifying_attention_0_76_keeps_it():
+@pytest.mark.parametrize(
+    ("attention", "stress", "mode", "intensity"),
+    [
+        (0.76, 0.1, "intensify", 1.5),  # attention below 0.8, above 0.8 - 0.05: kept
+        (0.74, 0.1, "hold", 1.0),  # below 0.8 - 0.05: ended
+        (0.9, 0.34, "intensify", 1.5),  # stress above 0.3, below 0.3 + 0.05: kept
+        (0.9, 0.36, "hold", 1.0),  # above 0.3 + 0.05: ended
+    ],
+    ids=["attention-0.76-keeps", "attention-0.74-ends", "stress-0.34-keeps", "stress-0.36-ends"],
+)
+def test_once_intensifying_hysteresis_keeps_or_ends_it(attention, stress, mode, intensity):
     policy, t = _intensifying()
-    out, _ = _hold(policy, 0.76, 0.1, t, 20.0)  # below 0.8, above 0.8 - 0.05
-    _assert_control(out, "intensify", 1.5, gentle=False)
-
-
-def test_once_intensifying_attention_0_74_ends_it():
-    policy, t = _intensifying()
-    out, _ = _hold(policy, 0.74, 0.1, t, 20.0)
-    _assert_control(out, "hold", 1.0, gentle=False)
-
-
-def test_once_intensifying_stress_0_34_keeps_it():
-    policy, t = _intensifying()
-    out, _ = _hold(policy, 0.9, 0.34, t, 20.0)  # above 0.3, below 0.3 + 0.05
-    _assert_control(out, "intensify", 1.5, gentle=False)
-
-
-def test_once_intensifying_stress_0_36_ends_it():
-    policy, t = _intensifying()
-    out, _ = _hold(policy, 0.9, 0.36, t, 20.0)
-    _assert_control(out, "hold", 1.0, gentle=False)
+    out, _ = _hold(policy, attention, stress, t, 20.0)
+    _assert_control(out, mode, intensity, gentle=False)
 
 
 def _gentle() -> tuple[ControlPolicy, float]:
@@ -131,16 +123,15 @@ def _gentle() -> tuple[ControlPolicy, float]:
     return policy, t
 
 
-def test_once_gentle_stress_0_66_keeps_it():
+@pytest.mark.parametrize(
+    ("stress", "mode", "gentle"),
+    [(0.66, "gentle", True), (0.64, "hold", False)],  # below 0.7: kept above 0.7 - 0.05
+    ids=["stress-0.66-keeps", "stress-0.64-ends"],
+)
+def test_once_gentle_hysteresis_keeps_or_ends_it(stress, mode, gentle):
     policy, t = _gentle()
-    out, _ = _hold(policy, 0.5, 0.66, t, 20.0)  # below 0.7, above 0.7 - 0.05
-    _assert_control(out, "gentle", 1.0, gentle=True)
-
-
-def test_once_gentle_stress_0_64_ends_it():
-    policy, t = _gentle()
-    out, _ = _hold(policy, 0.5, 0.64, t, 20.0)
-    _assert_control(out, "hold", 1.0, gentle=False)
+    out, _ = _hold(policy, 0.5, stress, t, 20.0)
+    _assert_control(out, mode, 1.0, gentle=gentle)
 
 
 # -- smoothing τ = 2 s -------------------------------------------------------------------------
