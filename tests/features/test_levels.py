@@ -22,6 +22,7 @@ from scipy.signal import welch
 from runtime.features import (
     AttentionEstimator,
     HeartFeatureSettings,
+    SignalError,
     StressEstimator,
     compute_stress,
 )
@@ -90,7 +91,7 @@ def test_the_stress_scale_is_a_setting():
 
 
 def test_compute_stress_refuses_non_physiological_input():
-    with pytest.raises(Exception, match="rmssd_ms"):
+    with pytest.raises(SignalError, match="rmssd_ms must be a positive finite number"):
         compute_stress(65.0, 0.0, 65.0, 40.0)
 
 
