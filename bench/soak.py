@@ -24,6 +24,8 @@ from runtime.daemon import Daemon
 from runtime.scenario import sim_layout_for
 
 WARM_UP_FRACTION = 0.2
+#: How often RSS is read: a short soak at full speed lasts about a second.
+RSS_INTERVAL_S = 0.1
 
 
 def soak_scenario(minutes: float) -> Any:
@@ -99,7 +101,7 @@ def run(minutes: float = 60.0, speed: float = 0.0) -> dict[str, Any]:
                 now = time.monotonic()
                 if now >= next_rss:
                     rss.append((now - started, _rss_mb()))
-                    next_rss = now + 1.0
+                    next_rss = now + RSS_INTERVAL_S
                 if message is None:
                     ended = status.get("driver", {}).get("state") == "ended"
                     if ended and now - last_window_at > 10.0:
@@ -115,6 +117,7 @@ def run(minutes: float = 60.0, speed: float = 0.0) -> dict[str, Any]:
                     if isinstance(sample_time, float):
                         latencies.append((windows, (time.time() - sample_time) * 1000.0))
             wall_s = time.monotonic() - started
+            rss.append((wall_s, _rss_mb()))  # the end, however short the run was
             time.sleep(1.5)  # a last round of status messages
             while (message := subscriber.recv(timeout_s=0.1)) is not None:
                 if message.topic.startswith("status."):
