@@ -35,7 +35,7 @@ import torch.distributed as dist  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 
-from runtime.client._control import Control  # noqa: E402
+from runtime.messages import Control  # noqa: E402
 from runtime.training import Biofeedback, ControlSource  # noqa: E402
 
 

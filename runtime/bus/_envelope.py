@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from runtime.errors import MessageError
+from runtime.messages import SCHEMA_VERSION, Body, parse_body
 
-VERSION_MAJOR = 1
-VERSION_MINOR = 0
-VERSION = f"{VERSION_MAJOR}.{VERSION_MINOR}"
+VERSION = SCHEMA_VERSION
+VERSION_MAJOR, VERSION_MINOR = (int(part) for part in VERSION.split("."))
 
 #: Array element kinds a payload may carry: bool, signed, unsigned, float.
 _ALLOWED_DTYPE_KINDS = frozenset("biuf")
@@ -38,7 +38,12 @@ MAX_PAYLOAD_BYTES = 1 << 28
 
 @dataclass(frozen=True)
 class Message:
-    """A decoded bus message. ``array`` is a read-only view of the received frame (no copy)."""
+    """A decoded bus message. ``array`` is a read-only view of the received frame (no copy).
+
+    ``data`` is the typed body (:mod:`runtime.messages`), already validated; readers use it.
+    ``body`` is the JSON object as received, for relays that store or print it verbatim.
+    ``data`` is None only on a topic outside the schema.
+    """
 
     topic: str
     schema: str
@@ -49,6 +54,7 @@ class Message:
     publish_time: float
     body: Mapping[str, Any] = field(default_factory=dict)
     array: np.ndarray | None = None
+    data: Body | None = None
 
 
 def encode(
@@ -141,6 +147,7 @@ def decode(frames: Sequence[Any]) -> Message:
     if not isinstance(body, dict):
         raise MessageError(f"body of {topic!r} is a JSON {type(body).__name__}, not an object")
     array = _decode_array(header.get("array"), frames, topic)
+    data = parse_body(topic, body)  # MessageFieldError names the topic and the field
     return Message(
         topic=topic,
         schema=str(header.get("schema", topic)),
@@ -151,6 +158,7 @@ def decode(frames: Sequence[Any]) -> Message:
         publish_time=float(publish_time),  # type: ignore[arg-type]
         body=body,
         array=array,
+        data=data,
     )
 
 

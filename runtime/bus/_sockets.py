@@ -18,6 +18,7 @@ import zmq
 
 from runtime.bus._envelope import Message, decode, encode
 from runtime.errors import MessageError
+from runtime.messages import Body, body_type
 
 logger = logging.getLogger("runtime.bus")
 
@@ -91,17 +92,23 @@ class BusPublisher:
     def publish(
         self,
         topic: str,
-        body: Mapping[str, Any],
+        body: Body | Mapping[str, Any],
         *,
         array: np.ndarray | None = None,
         source_time: float | None = None,
         schema: str | None = None,
     ) -> int:
-        """Send one message; returns its sequence number."""
+        """Send one message; returns its sequence number.
+
+        ``body`` is the topic's typed body (:func:`runtime.messages.body_type`); it is
+        checked as a receiver would check it, so a bad value raises here, naming the
+        field, instead of being dropped by the broker. Only a topic outside the schema
+        takes a plain mapping.
+        """
         seq = self._seq.get(topic, 0)
         frames = encode(
             topic,
-            body,
+            body_json(topic, body),
             publisher=self.publisher_id,
             seq=seq,
             schema=schema,
@@ -121,6 +128,31 @@ class BusPublisher:
         self._socket.close(linger=0)
 
 
+def body_json(topic: str, body: Body | Mapping[str, Any]) -> Mapping[str, Any]:
+    """The JSON body of ``body`` for ``topic``, checked against the topic's type."""
+    expected = body_type(topic)
+    if isinstance(body, Body):
+        if expected is None or not isinstance(body, expected):
+            wanted = "a plain mapping" if expected is None else expected.__name__
+            raise TypeError(
+                f"topic {topic!r} carries {wanted}, not {type(body).__name__}"
+            )
+        out = body.to_dict()
+        expected.from_dict(out, topic)  # what the broker and readers will check
+        return out
+    if expected is not None:
+        if _STRICT:
+            raise TypeError(
+                f"topic {topic!r} carries runtime.messages.{expected.__name__}: build one "
+                f"instead of a {type(body).__name__}"
+            )
+        expected.from_dict(body, topic)
+    return body
+
+
+_STRICT = False  # migration: plain mappings on schema topics are checked, not yet refused
+
+
 @dataclass
 class ReceiveStats:
     """What a subscriber has seen: messages, decode errors, and drops from sequence gaps."""
@@ -131,6 +163,7 @@ class ReceiveStats:
     duplicates: int = 0
     last_error: str = ""
     _last_seq: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    _rejected_by_kind: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -208,7 +241,12 @@ class BusSubscriber:
         except MessageError as exc:
             stats.rejected += 1
             stats.last_error = str(exc)
-            logger.warning("subscriber: dropped a malformed message: %s", exc)
+            kind = (getattr(exc, "topic", ""), getattr(exc, "field", ""))
+            count = stats._rejected_by_kind[kind] = stats._rejected_by_kind.get(kind, 0) + 1
+            if count in (1, 10, 100) or count % 1000 == 0:
+                logger.warning(
+                    "subscriber: dropped a malformed message (%d of this kind): %s", count, exc
+                )
             return None
         key = (message.publisher, message.topic)
         last = stats._last_seq.get(key)

@@ -8,7 +8,7 @@ from runtime.client._client import (
     MODEL_STATUS_TOPIC,
     ControlClient,
 )
-from runtime.client._control import BASELINE_INTENSITY, Control, safe_control
+from runtime.messages import BASELINE_INTENSITY, Control, safe_control
 
 __all__ = [
     "BASELINE_INTENSITY",

@@ -24,7 +24,7 @@ import zmq
 
 from runtime.bus._curve import DEFAULT_CLIENT, CurveKeys
 from runtime.bus._sockets import BusPublisher, BusSubscriber
-from runtime.client._control import Control, expire, safe_control
+from runtime.messages import Control, expire, safe_control
 
 logger = logging.getLogger("runtime.client")
 

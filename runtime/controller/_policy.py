@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from runtime.client._control import Control
+from runtime.messages import Control
 from runtime.controller._settings import ControllerSettings
 from runtime.resolver import Decision, DecisionStep, score_options
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from torch import nn
 
-from runtime.client._control import Control, safe_control
+from runtime.messages import Control, safe_control
 from runtime.training._distributed import DistributedControl, distributed_world
 from runtime.training._repair import GoldenRepair
 from runtime.training._repair_log import RepairLog

@@ -43,7 +43,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from runtime.client._control import Control, safe_control
+from runtime.messages import Control, safe_control
 from runtime.training._source import ControlSource
 from runtime.training._validate import check_float, check_positive_int, raise_config_error
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from runtime.client._control import Control
+from runtime.messages import Control
 
 
 @runtime_checkable

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from runtime.client._control import Control
+from runtime.messages import Control
 
 
 def make_control(seq: int, intensity: float = 1.0, gentle: bool = False) -> Control:

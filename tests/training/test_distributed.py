@@ -15,7 +15,7 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from runtime.client._control import Control, safe_control
+from runtime.messages import Control, safe_control
 from runtime.errors import ConfigError
 from runtime.training import (
     Biofeedback,
