@@ -38,13 +38,13 @@ from runtime.checkpoint._detect import (
     scan_tensors,
 )
 from runtime.errors import ConfigError
+from runtime.golden import BLEND_WEIGHT, KEEP_FRACTION, PHI, golden_blend
 
 logger = logging.getLogger("runtime.checkpoint")
 
-#: The golden ratio φ.
-PHI = (1.0 + math.sqrt(5.0)) / 2.0
-#: Share of a fracture's distance from the centre that one blend keeps: 1/φ ≈ 0.618.
-KEEP = 1.0 / PHI
+#: Share of a fracture's distance from the centre that one blend keeps: 1/φ ≈ 0.618
+#: (``runtime.golden.KEEP_FRACTION``, under the name this package has always exported).
+KEEP = KEEP_FRACTION
 
 _REPAIRABLE = ("non_finite", "outlier", "exploding_norm", "vanishing_norm")
 
@@ -199,9 +199,9 @@ def _apply_pass(
         before = values.copy()
         centre = finding.centre if math.isfinite(finding.centre) else 0.0
         values[nonfinite] = centre
-        values[outliers] = values[outliers] * KEEP + centre * (1.0 - KEEP)
-        if norm:
-            values *= 10.0 ** (-(1.0 - KEEP) * finding.norm_decades)
+        values[outliers] = golden_blend(values[outliers], centre)
+        if norm:  # the blend in log scale: the distance in decades keeps 1/φ
+            values *= 10.0 ** (-BLEND_WEIGHT * finding.norm_decades)
         new = torch.from_numpy(values.reshape(finding.shape)).to(original.dtype)
         after = new.reshape(-1).to(torch.float64).numpy()
         work[finding.name] = new
@@ -214,7 +214,7 @@ def _apply_pass(
         if norm:
             kind = finding.norm_kind or "exploding_norm"
             repaired[kind] += 1
-            rms_after = finding.rms * 10.0 ** (-(1.0 - KEEP) * finding.norm_decades)
+            rms_after = finding.rms * 10.0 ** (-BLEND_WEIGHT * finding.norm_decades)
             actions.append(
                 RepairAction(pass_number, finding.name, kind, None, finding.rms, rms_after)
             )

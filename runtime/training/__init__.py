@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from runtime.golden import BLEND_WEIGHT, KEEP_FRACTION, PHI
 from runtime.training._biofeedback import Biofeedback
 from runtime.training._distributed import DistributedControl, decode_control, encode_control
-from runtime.training._repair import BLEND_WEIGHT, KEEP_FRACTION, PHI, GoldenRepair
+from runtime.training._repair import GoldenRepair
 from runtime.training._repair_log import RepairEvent, RepairLog
 from runtime.training._source import ControlSource
 from runtime.training._vwpr import VWPR

@@ -44,18 +44,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from runtime.golden import (  # noqa: F401 - BLEND_WEIGHT was defined here; still importable
+    BLEND_WEIGHT,
+    KEEP_FRACTION,
+    PHI,
+    compute_blend_weight,
+)
 from runtime.training._identity import solve_identity_scale
 from runtime.training._repair_log import RepairEvent, RepairLog
 from runtime.training._validate import check_float, check_positive_int, raise_config_error
 
 logger = logging.getLogger("runtime.training")
-
-#: The golden ratio φ.
-PHI = (1.0 + math.sqrt(5.0)) / 2.0
-#: Fraction of a finite fracture's original value kept at intensity 1: 1/φ ≈ 0.618.
-KEEP_FRACTION = 1.0 / PHI
-#: Weight of the repair target at intensity 1: 1 − 1/φ = 1/φ² ≈ 0.382.
-BLEND_WEIGHT = 1.0 - KEEP_FRACTION
 
 _TINY = 1e-12
 # Counter slots of a site (int64 tensor).
@@ -250,7 +249,7 @@ class GoldenRepair:
         cap = self.gentle_max_intensity if gentle else self.max_intensity
         self.intensity = intensity
         self.gentle = bool(gentle)
-        self.blend_weight = min(1.0, BLEND_WEIGHT * min(intensity, cap))
+        self.blend_weight = compute_blend_weight(min(intensity, cap))
         threshold = self.threshold_z * (self.gentle_threshold_scale if gentle else 1.0)
         if threshold != self.threshold:
             for site in self._sites:

@@ -32,10 +32,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from runtime.golden import apply_gentle_cap
 from runtime.training._validate import check_float, raise_config_error
 
 _TINY = 1e-12
-_GENTLE_INTENSITY_CAP = 2.0 / (1.0 + math.sqrt(5.0))  # 1/φ
 
 
 class VWPR(torch.optim.Optimizer):
@@ -111,9 +111,9 @@ class VWPR(torch.optim.Optimizer):
 
     # ------------------------------------------------------------------------- control
     def apply_control(self, intensity: float, gentle: bool) -> None:
-        """Scale β by ``intensity`` (capped at 1/φ in gentle mode)."""
+        """Scale β by ``intensity`` (capped at 1/φ in gentle mode: ``runtime.golden``)."""
         intensity = check_float("intensity", intensity, low=0.0)
-        self.intensity = min(intensity, _GENTLE_INTENSITY_CAP) if gentle else intensity
+        self.intensity = apply_gentle_cap(intensity, gentle)
         self.gentle = bool(gentle)
 
     # ------------------------------------------------------------------------ the step

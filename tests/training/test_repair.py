@@ -72,6 +72,45 @@ def test_golden_constants_match_the_golden_ratio():
     assert math.isclose(BLEND_WEIGHT, 1 / GOLDEN**2, rel_tol=1e-12)
 
 
+def test_training_and_checkpoint_take_phi_from_the_one_golden_module():
+    from runtime import checkpoint, golden
+
+    assert (PHI, KEEP_FRACTION, BLEND_WEIGHT) == (
+        golden.PHI,
+        golden.KEEP_FRACTION,
+        golden.BLEND_WEIGHT,
+    )
+    assert (checkpoint.PHI, checkpoint.KEEP) == (golden.PHI, golden.KEEP_FRACTION)
+    assert math.isclose(golden.GENTLE_MAX_INTENSITY, 1 / GOLDEN, rel_tol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("intensity", "gentle", "weight"),
+    [
+        (1.0, False, 1 / GOLDEN**2),
+        (2.0, False, 2 / GOLDEN**2),
+        (GOLDEN**2, False, 1.0),  # full replacement
+        (3.0, False, 1.0),  # a share over 1 would overshoot the target
+        (0.0, False, 0.0),
+        (2.0, True, 1 / GOLDEN**3),  # gentle: intensity capped at 1/φ
+        (0.5, True, 0.5 / GOLDEN**2),  # under the cap: as sent
+    ],
+)
+def test_golden_blend_weight_and_gentle_cap(intensity, gentle, weight):
+    from runtime import golden
+
+    capped = golden.apply_gentle_cap(intensity, gentle)
+    assert golden.compute_blend_weight(capped) == pytest.approx(weight, rel=1e-12)
+
+
+def test_golden_blend_keeps_one_over_phi_of_the_value():
+    from runtime import golden
+
+    assert golden.golden_blend(10.0, 0.0) == pytest.approx(10 / GOLDEN, rel=1e-15)
+    assert golden.golden_blend(0.0, 10.0) == pytest.approx(10 / GOLDEN**2, rel=1e-15)
+    assert golden.golden_blend(7.0, 7.0) == pytest.approx(7.0, rel=1e-15)
+
+
 def test_running_stats_recover_the_simulated_distribution(warmed):
     _, repair = warmed
     mean, var = repair.running_stats("probe")
