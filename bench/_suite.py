@@ -29,9 +29,8 @@ from bench._common import (
     machine_info,
     print_table,
 )
-
-#: Exit codes, as runtime/cli/_exit.py names them.
-OK, FOUND, USAGE_ERROR, STARTUP_FAILURE = 0, 1, 2, 3
+from runtime.cli._bench import DESCRIPTION, add_bench_arguments
+from runtime.cli._exit import FOUND, OK, STARTUP_FAILURE, USAGE_ERROR
 
 
 @dataclass(frozen=True)
@@ -155,21 +154,6 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
     ("client_overhead_sampled_pct", "<=", 1.0),  # the same target, GoldenRepair sampled
     ("resolver_p99_ms", "<=", 10.0),
 )
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``python -m bench`` (``kintsugi bench`` declares the same ones)."""
-    parser.add_argument("--quick", action="store_true", help="short runs: under 5 minutes")
-    parser.add_argument("--json", default=None, metavar="PATH", help="write the results here")
-    parser.add_argument(
-        "--smoke", action="store_true", help="tiny budgets, modules that have a smoke mode only"
-    )
-    parser.add_argument(
-        "--only",
-        default=None,
-        metavar="NAMES",
-        help=f"comma-separated modules to run, of: {','.join(MODULE_NAMES)}",
-    )
 
 
 def select_modules(only: str | None) -> list[ModuleSpec]:
@@ -389,11 +373,10 @@ def run_and_report(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmarks of the whole runtime on this machine, side by side with "
-        "their floors and peers (the same as `kintsugi bench`).",
+        description=DESCRIPTION,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_arguments(parser)
+    add_bench_arguments(parser)
     args = parser.parse_args(argv)
     try:
         return run_and_report(

@@ -10,24 +10,25 @@ import argparse
 import sys
 from pathlib import Path
 
-from runtime.cli import _exit
+#: The benchmark's description, for ``kintsugi bench --help`` and ``python -m bench --help``.
+DESCRIPTION = (
+    "Run every benchmark (end-to-end latency under a training load with the raw "
+    "pyzmq floor, sample → applied, fast replay by channels × rate, daemon CPU in real "
+    "time, client overhead, resolver latency, start-up, feature cost beside BrainFlow, "
+    "MNE, NeuroKit2 and HeartPy), print one table with each figure beside its floor or "
+    "peer and its target, and optionally write the results as JSON. Exit code 1 when "
+    "a target is missed, 3 when a benchmark failed. `kintsugi bench` and `python -m bench` "
+    "are the same command."
+)
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "bench",
-        help="benchmark the runtime on this machine, beside its floors and peers",
-        description=(
-            "Run every benchmark (end-to-end latency under a training load with the raw "
-            "pyzmq floor, sample → applied, fast replay by channels × rate, daemon CPU in real "
-            "time, client overhead, resolver latency, start-up, feature cost beside BrainFlow, "
-            "MNE, NeuroKit2 and HeartPy), print one table with each figure beside its floor or "
-            "peer and its target, and optionally write the results as JSON. Exit code 1 when "
-            "a target is missed, 3 when a benchmark failed. Same as `python -m bench`."
-        ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    # The same options as bench/_suite.py add_arguments (a test checks they match).
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``kintsugi bench`` and ``python -m bench`` (bench/_suite.py).
+
+    Declared here, not in bench/, because bench/ is not installed with the package and the
+    CLI builds its parser without importing it. The module names in ``--only``'s help are
+    bench/_suite.py's ``MODULE_NAMES`` (tests/bench/test_suite.py checks they match).
+    """
     parser.add_argument("--quick", action="store_true", help="short runs: under 5 minutes")
     parser.add_argument("--json", default=None, metavar="PATH", help="write the results here")
     parser.add_argument(
@@ -40,6 +41,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated modules to run (startup, features, replay, cpu, e2e, applied, "
         "resolver, training, priority); priority runs only in a full run or when named",
     )
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="benchmark the runtime on this machine, beside its floors and peers",
+        description=DESCRIPTION,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_bench_arguments(parser)
     parser.set_defaults(handler=_handle)
 
 
@@ -69,5 +80,5 @@ def _handle(args: argparse.Namespace) -> int:
         select_modules(args.only)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    code = run_and_report(quick=args.quick, json_path=args.json, smoke=args.smoke, only=args.only)
-    return {0: _exit.OK, 1: _exit.FOUND, 3: _exit.STARTUP_FAILURE}.get(code, code)
+    # run_and_report returns runtime/cli/_exit.py's codes (OK, FOUND, STARTUP_FAILURE).
+    return run_and_report(quick=args.quick, json_path=args.json, smoke=args.smoke, only=args.only)

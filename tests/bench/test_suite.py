@@ -24,31 +24,58 @@ from bench._suite import (
     MODULE_NAMES,
     REQUIRED_KEYS,
     TARGETS,
-    add_arguments,
     evaluate_targets,
     plan_modules,
     select_modules,
 )
+from bench._suite import main as bench_main
 from runtime.cli import build_parser, main
+from runtime.cli._bench import add_bench_arguments
 from runtime.features import AttentionEstimator, EegFeatureSettings
 
 
 def _options(parser: argparse.ArgumentParser) -> dict[str, tuple]:
     return {
-        a.dest: (tuple(a.option_strings), a.default, a.metavar)
+        a.dest: (tuple(a.option_strings), a.default, a.metavar, a.help)
         for a in parser._actions
         if a.dest not in ("help", "handler")
     }
 
 
-def test_kintsugi_bench_takes_the_same_options_as_python_m_bench():
-    ours = argparse.ArgumentParser()
-    add_arguments(ours)
+def _bench_subparser() -> argparse.ArgumentParser:
     subparsers = next(
         a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
     )
-    assert _options(subparsers.choices["bench"]) == _options(ours)
-    assert {"--quick", "--json"} <= {s for opts, _, _ in _options(ours).values() for s in opts}
+    return subparsers.choices["bench"]
+
+
+def test_kintsugi_bench_takes_the_same_options_as_python_m_bench(monkeypatch):
+    ours = argparse.ArgumentParser()
+    add_bench_arguments(ours)
+    assert _options(_bench_subparser()) == _options(ours)
+    # python -m bench builds its parser with the same function: capture what it parses.
+    seen = {}
+
+    def fake_run_and_report(**kwargs):
+        seen.update(kwargs)
+        return 0
+
+    monkeypatch.setattr("bench._suite.run_and_report", fake_run_and_report)
+    assert bench_main(["--quick", "--json", "x.json", "--smoke", "--only", "cpu"]) == 0
+    assert seen == {"quick": True, "json_path": "x.json", "smoke": True, "only": "cpu"}
+    # Every flag keeps its name and default (scripts and the docs use them).
+    assert {opts: default for opts, default, _, _ in _options(ours).values()} == {
+        ("--quick",): False,
+        ("--json",): None,
+        ("--smoke",): False,
+        ("--only",): None,
+    }
+
+
+def test_the_only_help_names_every_module_of_the_suite():
+    only = next(a for a in _bench_subparser()._actions if a.dest == "only")
+    listed = only.help.split("(")[1].split(")")[0].split(", ")
+    assert tuple(listed) == MODULE_NAMES
 
 
 def test_an_unknown_module_is_a_usage_error_naming_it_and_the_choices(capsys):
