@@ -34,10 +34,11 @@ other ranks; with no client at all the source broadcasts the safe state.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -52,6 +53,56 @@ logger = logging.getLogger("runtime.training")
 _FIELDS = 9  # the control's fields (encode_control)
 _HOLD = _FIELDS  # and after them, the steps every rank holds this control
 _MODES = ("async", "sync")
+
+
+@contextlib.contextmanager
+def gloo_process_group(
+    rank: int | None = None,
+    world_size: int | None = None,
+    *,
+    init_method: str | None = None,
+) -> Iterator[tuple[int, int]]:
+    """A default gloo process group (CPU) for the ``with`` block; yields (rank, world size).
+
+    Without ``rank`` and ``world_size`` the group is set up as torchrun describes it, from
+    the ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT`` environment variables.
+    With them, ``init_method`` says where the ranks meet: ``"tcp://127.0.0.1:PORT"`` (rank 0
+    listens there), ``"file:///path"`` (a file every rank can reach; it must not be left over
+    from an earlier group), or None for ``MASTER_ADDR``/``MASTER_PORT`` again.
+
+    On leaving the block normally every rank waits at a barrier before the group is
+    destroyed: gloo aborts a process whose peer closes the connection under it. After an
+    exception the group is destroyed without the barrier, which the other ranks might never
+    reach.
+    """
+    if (rank is None) != (world_size is None):
+        raise_config_error(
+            f"The arguments 'rank' and 'world_size' go together; got rank={rank!r}, "
+            f"world_size={world_size!r}. Pass both, or neither to read them from the "
+            f"environment as torchrun sets it."
+        )
+    options: dict[str, Any] = {}
+    if world_size is not None:
+        world_size = check_positive_int("world_size", world_size)
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
+            raise_config_error(
+                f"The argument 'rank' must be an integer in [0, {world_size - 1}]; "
+                f"{rank!r} is invalid."
+            )
+        options = {"rank": rank, "world_size": world_size}
+    if init_method is not None:
+        options["init_method"] = init_method
+    if dist.is_initialized():
+        raise_config_error(
+            "gloo_process_group: a default process group already exists in this process; "
+            "destroy it first (torch.distributed.destroy_process_group())."
+        )
+    dist.init_process_group("gloo", **options)
+    try:
+        yield dist.get_rank(), dist.get_world_size()
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
 
 
 def distributed_world() -> tuple[int, int]:
@@ -124,7 +175,8 @@ class DistributedControl:
         if not (dist.is_available() and dist.is_initialized()):
             raise_config_error(
                 "DistributedControl needs an initialised torch.distributed process group; "
-                "call torch.distributed.init_process_group() first (or pass distributed=False)."
+                "call torch.distributed.init_process_group() first, or run inside "
+                "runtime.training.gloo_process_group() (or pass distributed=False)."
             )
         if mode not in _MODES:
             raise_config_error(f"The argument 'mode' must be one of {_MODES}; {mode!r} is invalid.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -15,14 +16,15 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from runtime.messages import Control, safe_control
 from runtime.errors import ConfigError
+from runtime.messages import Control, safe_control
 from runtime.training import (
     Biofeedback,
     DistributedControl,
     decode_control,
     encode_control,
 )
+from runtime.training._distributed import gloo_process_group
 from tests.training._sources import CountingSource, make_control
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,13 +35,65 @@ TORCHRUN = Path(sys.executable).with_name("torchrun")
 @pytest.fixture
 def single_rank_group(tmp_path):
     """A real gloo process group of one rank (collectives run through gloo's code path)."""
-    dist.init_process_group(
-        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
-    )
-    try:
+    with gloo_process_group(0, 1, init_method=f"file://{tmp_path / 'store'}"):
         yield
-    finally:
-        dist.destroy_process_group()
+
+
+def test_gloo_process_group_yields_rank_and_world_and_destroys_the_group(tmp_path):
+    with gloo_process_group(0, 1, init_method=f"file://{tmp_path / 'store'}") as world:
+        assert world == (0, 1)
+        assert dist.is_initialized() and dist.get_backend() == "gloo"
+        total = torch.ones(3)
+        dist.all_reduce(total)
+        assert total.tolist() == [1.0, 1.0, 1.0]
+    assert not dist.is_initialized()
+
+
+def test_gloo_process_group_is_destroyed_after_an_exception(tmp_path):
+    group = gloo_process_group(0, 1, init_method=f"file://{tmp_path / 'store'}")
+    with pytest.raises(RuntimeError, match="step failed"), group:
+        raise RuntimeError("step failed")
+    assert not dist.is_initialized()
+
+
+@pytest.mark.parametrize(
+    ("rank", "world_size", "message"),
+    [
+        (0, None, "'rank' and 'world_size' go together"),
+        (None, 2, "'rank' and 'world_size' go together"),
+        (2, 2, r"'rank' must be an integer in \[0, 1\]; 2 is invalid"),
+        (0, 0, "'world_size' must be a strictly positive integer. 0 is invalid"),
+    ],
+)
+def test_gloo_process_group_names_a_bad_rank_or_world_size(rank, world_size, message):
+    with pytest.raises(ConfigError, match=message), gloo_process_group(rank, world_size):
+        pass
+    assert not dist.is_initialized()
+
+
+def test_gloo_process_group_refuses_a_second_group_and_leaves_the_first(single_rank_group):
+    second = gloo_process_group(0, 1, init_method="tcp://127.0.0.1:1")
+    with pytest.raises(ConfigError, match="already exists"), second:
+        pass
+    assert dist.is_initialized() and dist.get_world_size() == 1
+
+
+def _sum_ranks(rank: int, world: int, init_method: str) -> None:
+    with gloo_process_group(rank, world, init_method=init_method) as (got_rank, got_world):
+        assert (got_rank, got_world) == (rank, world)
+        total = torch.tensor([float(rank + 1)])
+        dist.all_reduce(total)
+        assert total.item() == world * (world + 1) / 2
+
+
+def test_gloo_process_group_joins_two_ranks_over_tcp():
+    """The way bench/bench_training.py starts its two ranks (torch.multiprocessing)."""
+    import torch.multiprocessing as mp
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mp.spawn(_sum_ranks, args=(2, f"tcp://127.0.0.1:{port}"), nprocs=2, join=True)
 
 
 def test_encode_decode_round_trips_the_fields_that_matter():
