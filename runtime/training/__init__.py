@@ -20,7 +20,12 @@ from typing import Any
 
 from runtime.golden import BLEND_WEIGHT, KEEP_FRACTION, PHI
 from runtime.training._biofeedback import Biofeedback
-from runtime.training._distributed import DistributedControl, decode_control, encode_control
+from runtime.training._distributed import (
+    DistributedControl,
+    decode_control,
+    encode_control,
+    gloo_process_group,
+)
 from runtime.training._repair import GoldenRepair
 from runtime.training._repair_log import RepairEvent, RepairLog
 from runtime.training._source import ControlSource
@@ -40,6 +45,7 @@ __all__ = [
     "RepairLog",
     "decode_control",
     "encode_control",
+    "gloo_process_group",
 ]
 
 
