@@ -380,14 +380,21 @@ def _free_port() -> int:
 
 
 def _rank_main(rank: int, world: int, port: int, quick: bool, out_path: str) -> None:
-    import torch.distributed as dist
+    from runtime.training import gloo_process_group
+
+    torch.set_num_threads(1)
+    with gloo_process_group(rank, world, init_method=f"tcp://127.0.0.1:{port}"):
+        medians = _measure_distributed(rank, quick)
+        if rank == 0:
+            Path(out_path).write_text(json.dumps(medians))
+
+
+def _measure_distributed(rank: int, quick: bool) -> dict[str, float]:
+    """One rank's interleaved A/B medians, inside the two ranks' process group."""
     from torch.nn.parallel import DistributedDataParallel
 
     from runtime.training import DistributedControl
 
-    torch.set_num_threads(1)
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
     rounds, block = (30, 10) if quick else (120, 10)
     generator = torch.Generator().manual_seed(10 + rank)
     batches = [
@@ -450,10 +457,7 @@ def _rank_main(rank: int, world: int, port: int, quick: bool, out_path: str) -> 
     asyn.close()
     auto.close()
     asyn4.close()
-    dist.barrier()
-    if rank == 0:
-        Path(out_path).write_text(json.dumps(medians))
-    dist.destroy_process_group()
+    return medians
 
 
 def bench_distributed(quick: bool) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from torch import nn  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 
 from runtime.messages import Control  # noqa: E402
-from runtime.training import Biofeedback, ControlSource  # noqa: E402
+from runtime.training import Biofeedback, ControlSource, gloo_process_group  # noqa: E402
 
 
 class ScriptedControl:
@@ -134,8 +134,16 @@ def make_source(args: argparse.Namespace) -> tuple[ControlSource | None, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(1)
-    dist.init_process_group("gloo")
-    rank, world = dist.get_rank(), dist.get_world_size()
+    # The group comes from torchrun's environment; leaving the block waits for every rank
+    # before tearing it down (gloo aborts a process whose peer closes the connection under it).
+    with gloo_process_group() as (rank, world):
+        status = train_and_compare(args, rank, world)
+    return status
+
+
+def train_and_compare(args: argparse.Namespace, rank: int, world: int) -> int:
+    """Train on every rank, then gather the applied controls and compare them; 0 if all
+    ranks agreed at every step (the same exit code on every rank)."""
     torch.manual_seed(0)  # same initial weights on every rank
     model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
     ddp = DistributedDataParallel(model)
@@ -192,10 +200,6 @@ def main(argv: list[str] | None = None) -> int:
             )
     flags = torch.tensor([status])
     dist.broadcast(flags, 0)
-    # Every rank must be done with the group before any rank tears it down (gloo aborts
-    # a process whose peer closes the connection under it).
-    dist.barrier()
-    dist.destroy_process_group()
     return int(flags.item())
 
 
