@@ -1,0 +1,104 @@
+"""GoldenRepair's blend: fractures toward the running mean, under two per-sample guards.
+
+A finite fracture moves toward the running mean by the blend weight that the control's
+intensity gives (``runtime.golden``: 1/φ² at intensity 1); a non-finite value has no share
+to keep and is replaced by the mean. Per sample (the first dimension):
+
+* *identity preservation*: the cosine similarity of the repaired vs the original
+  activations (over the original's finite values) must stay ≥ ``identity_floor``; otherwise
+  the blend is scaled back exactly onto the floor (``_identity``) and the sample counted;
+* *repair entropy*: the Shannon entropy (bits) of how the repair displacement spreads over
+  the sample's elements; above the site's limit the repair is a diffuse rewrite, so that
+  sample's outliers are left alone (non-finite values are still replaced) and it is counted.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from runtime.training._identity import solve_identity_scale
+from runtime.training._repair_site import Site
+
+_TINY = 1e-12
+
+
+def blend_fractures(
+    site: Site,
+    y: torch.Tensor,
+    z: torch.Tensor,
+    *,
+    detect: bool,
+    may_be_nonfinite: bool,
+    threshold: float,
+    blend_weight: float,
+    identity_floor: float,
+) -> torch.Tensor:
+    """``y`` with its fractures blended toward the site's running mean; counts them.
+
+    ``z`` holds the z-scores of ``y``; ``detect`` False (warm-up) repairs non-finite values
+    only; ``may_be_nonfinite`` False skips the finite mask (the caller proved ``y`` finite).
+    The site's counters and extremes are updated on the device (no sync).
+    """
+    shape = site.shape
+    mean_b = site.stats[0].view(shape)
+    with torch.no_grad():
+        raw = y.detach()
+        if may_be_nonfinite:
+            finite = torch.isfinite(raw)
+            original = torch.where(finite, raw, 0.0)
+            safe = torch.where(finite, raw, mean_b)
+            nonfinite = finite.numel() - finite.sum()
+        else:
+            finite = None
+            original = safe = raw
+            nonfinite = torch.zeros((), dtype=torch.int64, device=raw.device)
+        if detect:
+            outlier = z.abs() > threshold
+            if finite is not None:
+                outlier &= finite
+        else:
+            outlier = torch.zeros(raw.shape, dtype=torch.bool, device=raw.device)
+        weight = outlier * blend_weight
+        step = (mean_b - safe) * weight  # displacement of finite values at scale 1
+        rows = raw.shape[0]
+        a_flat, d_flat = original.reshape(rows, -1), step.reshape(rows, -1)
+        a64, d64 = a_flat.double(), d_flat.double()
+        a_sq = (a64 * a64).sum(1)
+        a_dot_d = (a64 * d64).sum(1)
+        d_sq = (d64 * d64).sum(1)
+        has_identity = a_sq > _TINY
+        cross = (a_sq * (a_sq + 2 * a_dot_d + d_sq)).clamp_min(_TINY)
+        similarity = torch.where(
+            has_identity, (a_sq + a_dot_d) / cross.sqrt(), torch.ones_like(a_sq)
+        )
+        mass = d_flat.abs()
+        p = mass / mass.sum(1, keepdim=True).clamp_min(_TINY)
+        entropy_bits = -(p * torch.log2(torch.where(p > 0, p, 1.0))).sum(1)
+        limited = entropy_bits > site.entropy_limit_bits
+        violates = (similarity < identity_floor) & has_identity & ~limited
+        scale = torch.where(
+            violates,
+            solve_identity_scale(a_sq, a_dot_d, d_sq, identity_floor),
+            torch.ones_like(similarity),
+        )
+        scale = torch.where(limited, torch.zeros_like(scale), scale).to(weight.dtype)
+        weight = (weight * scale.view([rows] + [1] * (raw.dim() - 1))).to(y.dtype)
+        fractured = outlier if finite is None else outlier | ~finite
+        site.dirty = True
+        # The order of the counter slots (runtime.training._repair_site).
+        site.counters.add_(
+            torch.stack(
+                [
+                    nonfinite,
+                    outlier.sum(),
+                    violates.sum(),
+                    limited.sum(),
+                    fractured.any().long(),
+                ]
+            )
+        )
+        site.extremes[0] = torch.minimum(site.extremes[0], similarity.min().float())
+        site.extremes[1] = torch.maximum(site.extremes[1], entropy_bits.max().float())
+    # Gradients flow through the kept share of finite values (d out / d y = 1 − weight).
+    kept = y if finite is None else torch.where(finite, y, mean_b)
+    return torch.lerp(kept, mean_b.expand_as(y), weight)
