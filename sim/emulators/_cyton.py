@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from sim.emulators._channels import front_end_uv
 from sim.emulators._cyton_protocol import (
     END_BYTE_STANDARD,
     PACKET_SIZE,
@@ -120,7 +119,7 @@ class CytonEmulator(StreamingDevice):
     def _power_cycle(self) -> None:
         self.board.reset()
 
-    def _write(self, data: bytes) -> None:
+    def _transmit(self, data: bytes) -> None:
         """Write to the host, waiting up to 0.1 s for room (a dongle's buffer); what still
         does not fit is lost, as on a real link whose host stopped reading."""
         if self._master is None:
@@ -152,27 +151,20 @@ class CytonEmulator(StreamingDevice):
             return
         if frozen or not data:
             return  # a frozen board neither answers nor acts
-        was_streaming = self.board.streaming
-        reply = self.board.receive(data)
-        if reply:
-            self._write(reply)
-        if self.board.streaming and not was_streaming:
-            self._started_streaming(now)
+        self._receive_command(now, data)
+
+    def _board_reply(self, command: bytes) -> bytes:
+        return self.board.receive(command)
 
     def _streaming(self) -> bool:
         return self.board.streaming
 
     # -- packets ------------------------------------------------------------------------------
     def _emit(self, positions: np.ndarray, due: np.ndarray, corrupt: np.ndarray) -> None:
-        numbers = self._packet_numbers(positions)
-        pps = self.packets_per_sample
-        idx = (positions // pps) % self.feed.n_samples
-        sample_numbers = numbers // pps
-        t_s = sample_numbers / self.spec.fs
         channels = self.board.channels
-        front = front_end_uv(
-            self.feed.exg_uv[:, idx], channels, t_s, self.electrode_impedance_ohm
-        )
+        numbers, _, front = self._packet_samples(positions, channels)
+        pps = self.packets_per_sample
+        sample_numbers = numbers // pps
         gains = np.array([c.gain for c in channels], dtype=float)[:, None]
         if pps == 1:
             uv, packet_gains = front[:8], gains[:8]
@@ -186,7 +178,7 @@ class CytonEmulator(StreamingDevice):
             self.board.end_byte,
         )
         self._corrupt(packets, corrupt)
-        self._write(packets.tobytes())
+        self._transmit(packets.tobytes())
         self.stats.packets_sent += positions.size
 
     def _corrupt(self, packets: np.ndarray, corrupt: np.ndarray) -> None:
@@ -199,5 +191,5 @@ class CytonEmulator(StreamingDevice):
                 packets[i, PACKET_SIZE - 1] = END_BYTE_STANDARD ^ 0xFF  # 0x3F: not an end byte
 
     def _send_garbage(self, n_bytes: int) -> None:
-        self._write(self._rng.integers(0, 256, n_bytes, dtype=np.uint8).tobytes())
+        self._transmit(self._rng.integers(0, 256, n_bytes, dtype=np.uint8).tobytes())
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from sim._check import check_positive
 from sim._errors import SimError
+from sim.emulators._channels import ChannelSetting, front_end_uv
 from sim.emulators._errors import EmulatorError
 from sim.emulators._faults import Fault, FaultSchedule
 from sim.emulators._feed import DeviceFeed, DeviceSpec
@@ -116,12 +117,23 @@ class StreamingDevice:
         raise NotImplementedError
 
     def _on_readable(self, now: float, frozen: bool) -> None:
+        """Read what the host sent; pass each command to :meth:`_receive_command`."""
+        raise NotImplementedError
+
+    def _board_reply(self, command: bytes) -> bytes | None:
+        """The board's answer to ``command`` (b"" or None: no answer); updates its state."""
+        raise NotImplementedError
+
+    def _transmit(self, data: bytes) -> None:
+        """Send ``data`` to the host (a pty write, one UDP datagram); lost when it cannot."""
         raise NotImplementedError
 
     def _streaming(self) -> bool:
         raise NotImplementedError
 
     def _emit(self, positions: np.ndarray, due: np.ndarray, corrupt: np.ndarray) -> None:
+        """Encode the packets at ``positions`` (due at monotonic times ``due``; ``corrupt``
+        flags the ones to damage) and transmit them."""
         raise NotImplementedError
 
     def _send_garbage(self, n_bytes: int) -> None:
@@ -225,11 +237,17 @@ class StreamingDevice:
         self.stats.fault_log.append((t, what))
         logger.info("%s emulator: %.3f s: %s", self.spec.name, t, what)
 
-    def _started_streaming(self, now: float) -> None:
-        """Called by subclasses when the board receives its start command."""
-        if self._stream_t0 is None:
-            self._stream_t0 = now
-        self._next_due = now
+    def _receive_command(self, now: float, command: bytes) -> None:
+        """Pass a command from the host to the board and send its answer; the first start
+        command starts the fault clock, every start command the packet clock."""
+        was_streaming = self._streaming()
+        reply = self._board_reply(command)
+        if reply:
+            self._transmit(reply)
+        if self._streaming() and not was_streaming:
+            if self._stream_t0 is None:
+                self._stream_t0 = now
+            self._next_due = now
 
     def _log_fault_changes(self, t: float) -> None:
         active = {i for i, f in enumerate(self.faults.faults) if f.active(t)}
@@ -318,6 +336,19 @@ class StreamingDevice:
             flags = np.array(corrupt, dtype=bool)
             self.stats.packets_corrupted += int(flags.sum())
             self._emit(np.array(kept, dtype=np.int64), np.array(dues), flags)
+
+    def _packet_samples(
+        self, positions: np.ndarray, channels: list[ChannelSetting]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the packets at ``positions`` carry: their wire sample numbers (before mod
+        256), the feed's sample index of each, and the feed's µV as the ADC inputs see them
+        through ``channels`` (power-down, lead-off current)."""
+        numbers = self._packet_numbers(positions)
+        pps = self.packets_per_sample
+        idx = (positions // pps) % self.feed.n_samples
+        t_s = (numbers // pps) / self.spec.fs
+        front = front_end_uv(self.feed.exg_uv[:, idx], channels, t_s, self.electrode_impedance_ohm)
+        return numbers, idx, front
 
     def _device_us(self, due: np.ndarray) -> np.ndarray:
         """The board's clock (µs since it was switched on) at the given monotonic times."""

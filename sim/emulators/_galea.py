@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from sim.emulators._channels import front_end_uv
 from sim.emulators._device import StreamingDevice
 from sim.emulators._errors import EmulatorError
 from sim.emulators._faults import Fault
@@ -98,7 +97,7 @@ class GaleaEmulator(StreamingDevice):
     def _power_cycle(self) -> None:
         self.board.reset()
 
-    def _send(self, data: bytes) -> None:
+    def _transmit(self, data: bytes) -> None:
         if self._socket is None or self._peer is None:
             return
         try:
@@ -120,24 +119,17 @@ class GaleaEmulator(StreamingDevice):
             if frozen:
                 continue  # a frozen board neither answers nor acts
             self._peer = peer
-            was_streaming = self.board.streaming
-            reply = self.board.receive(datagram, (time.monotonic() - self._boot) * 1000.0)
-            if reply is not None:
-                self._send(reply)
-            if self.board.streaming and not was_streaming:
-                self._started_streaming(now)
+            self._receive_command(now, datagram)
+
+    def _board_reply(self, command: bytes) -> bytes | None:
+        return self.board.receive(command, (time.monotonic() - self._boot) * 1000.0)
 
     def _streaming(self) -> bool:
         return self.board.streaming
 
     # -- packets ------------------------------------------------------------------------------
     def _emit(self, positions: np.ndarray, due: np.ndarray, corrupt: np.ndarray) -> None:
-        numbers = self._packet_numbers(positions)
-        idx = positions % self.feed.n_samples
-        front = front_end_uv(
-            self.feed.exg_uv[:, idx], self.board.channels, numbers / self.spec.fs,
-            self.electrode_impedance_ohm,
-        )
+        numbers, idx, front = self._packet_samples(positions, self.board.channels)
         ppg = None if self.feed.ppg is None else self.feed.ppg[:, idx]
         eda = None if self.feed.eda_us is None else self.feed.eda_us[idx]
         packets = encode_galea_packets(
@@ -148,7 +140,7 @@ class GaleaEmulator(StreamingDevice):
             data = block.tobytes()
             if corrupt[start : start + MAX_PACKETS_PER_DATAGRAM].any():
                 data = data[:-1]  # no header/footer to break: a short datagram is the damage
-            self._send(data)
+            self._transmit(data)
         self.stats.packets_sent += positions.size
 
     def _send_garbage(self, n_bytes: int) -> None:
@@ -156,5 +148,5 @@ class GaleaEmulator(StreamingDevice):
         while n_bytes > 0:
             self._n_garbage += 1
             size = PACKET_SIZE if self._n_garbage % 2 else PACKET_SIZE // 2 + 1
-            self._send(self._rng.integers(0, 256, size, dtype=np.uint8).tobytes())
+            self._transmit(self._rng.integers(0, 256, size, dtype=np.uint8).tobytes())
             n_bytes -= size
