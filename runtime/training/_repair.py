@@ -32,19 +32,21 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
-from runtime.golden import (  # noqa: F401 - BLEND_WEIGHT was defined here; still importable
+from runtime.golden import (  # noqa: F401 - the constants were defined here; still importable
     BLEND_WEIGHT,
+    GENTLE_MAX_INTENSITY,
     KEEP_FRACTION,
     PHI,
     compute_blend_weight,
 )
-from runtime.training._repair_blend import blend_fractures
+from runtime.training._repair_blend import accept_intensity, blend_fractures
 from runtime.training._repair_counters import collect_sites, count_repairs, read_site, summarise
 from runtime.training._repair_detect import (
     check_clean_by_range,
@@ -74,9 +76,11 @@ class GoldenRepair:
     drift slowly, and an update costs as much as ten clean forwards' checks in a training
     loop on the CPU: about 0.2 ms for a 64×512 activation here). ``identity_floor``:
     minimum cosine similarity of repaired vs original per sample. ``max_repair_entropy_bits``:
-    ``None`` means ``log2(n/4)`` for a sample of n elements. ``gentle_max_intensity`` and
-    ``gentle_threshold_scale``: gentle mode's intensity cap and threshold factor.
-    ``max_intensity``: cap outside gentle mode (φ² means full replacement). ``branchless``:
+    ``None`` means ``log2(n/4)`` for a sample of n elements. ``gentle_threshold_scale``:
+    gentle mode's threshold factor (its intensity cap is ``runtime.golden``'s 1/φ).
+    ``max_intensity`` and ``gentle_max_intensity`` are deprecated (a DeprecationWarning;
+    still applied when given): outside gentle mode the intensity is applied as the control
+    sends it, bounded by the controller's ``max_intensity``. ``branchless``:
     ``None`` picks branch-free on accelerators and the skip-when-clean check on the CPU.
     ``check_every``: check one forward in this many per module after warm-up (1, the
     default, checks every forward; larger trades coverage for speed, see the module
@@ -100,9 +104,9 @@ class GoldenRepair:
         stats_every: int = 128,
         identity_floor: float = 0.2,
         max_repair_entropy_bits: float | None = None,
-        gentle_max_intensity: float = KEEP_FRACTION,
+        gentle_max_intensity: float | None = None,
         gentle_threshold_scale: float = 1.5,
-        max_intensity: float = PHI * PHI,
+        max_intensity: float | None = None,
         branchless: bool | None = None,
         check_every: int = 1,
         escalation_forwards: int = 200,
@@ -123,13 +127,16 @@ class GoldenRepair:
             if max_repair_entropy_bits is None
             else check_float("max_repair_entropy_bits", max_repair_entropy_bits, low=0.0)
         )
-        self.gentle_max_intensity = check_float(
-            "gentle_max_intensity", gentle_max_intensity, low=0.0
+        #: Gentle mode's intensity cap: runtime.golden's, unless the deprecated argument set one.
+        self.gentle_max_intensity = _deprecated_cap(
+            "gentle_max_intensity", gentle_max_intensity, GENTLE_MAX_INTENSITY
         )
         self.gentle_threshold_scale = check_float(
             "gentle_threshold_scale", gentle_threshold_scale, low=1.0
         )
-        self.max_intensity = check_float("max_intensity", max_intensity, low=0.0)
+        #: A ceiling outside gentle mode: None (the controller's max_intensity bounds the
+        #: control), unless the deprecated argument set one.
+        self.max_intensity = _deprecated_cap("max_intensity", max_intensity, None)
         self.branchless = branchless
         self.check_every = check_positive_int("check_every", check_every)
         self.escalation_forwards = check_positive_int("escalation_forwards", escalation_forwards)
@@ -147,15 +154,23 @@ class GoldenRepair:
     def apply_control(self, intensity: float, gentle: bool) -> None:
         """Set repair strength for the next forwards (call at a step boundary).
 
-        The target's blend weight becomes ``min(1, (1 − 1/φ)·min(intensity, cap))`` with the
-        cap ``gentle_max_intensity`` in gentle mode and ``max_intensity`` otherwise; gentle
-        mode also multiplies the outlier threshold by ``gentle_threshold_scale``.
+        ``intensity`` is applied as the control sends it (the controller's settings bound
+        it); only a value that is not a finite number ≥ 0 is refused: a negative one is read
+        as 0 and a NaN or infinite one as the baseline 1.0 (with a warning). The target's
+        blend weight becomes ``min(1, (1 − 1/φ)·intensity)``, full replacement from φ² up;
+        gentle mode caps the intensity at 1/φ (``runtime.golden.GENTLE_MAX_INTENSITY``) and
+        multiplies the outlier threshold by ``gentle_threshold_scale``.
         """
-        intensity = check_float("intensity", intensity, low=0.0)
-        cap = self.gentle_max_intensity if gentle else self.max_intensity
+        intensity = accept_intensity(intensity, "GoldenRepair")
         self.intensity = intensity
         self.gentle = bool(gentle)
-        self.blend_weight = compute_blend_weight(min(intensity, cap))
+        if gentle:
+            acting = min(intensity, self.gentle_max_intensity)
+        elif self.max_intensity is not None:
+            acting = min(intensity, self.max_intensity)
+        else:
+            acting = intensity
+        self.blend_weight = compute_blend_weight(acting)
         threshold = self.threshold_z * (self.gentle_threshold_scale if gentle else 1.0)
         if threshold != self.threshold:
             for site in self._sites:
@@ -371,3 +386,17 @@ class GoldenRepair:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.module_names)
+
+
+def _deprecated_cap(name: str, value: float | None, default: float | None) -> float | None:
+    """``default`` when ``value`` is None; else ``value`` checked, with a DeprecationWarning."""
+    if value is None:
+        return default
+    warnings.warn(
+        f"GoldenRepair's argument '{name}' is deprecated and will be removed: the intensity "
+        "ceiling is the controller's max_intensity ([controller] in the config), and gentle "
+        "mode's cap is runtime.golden.GENTLE_MAX_INTENSITY (1/φ). Drop the argument.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return check_float(name, value, low=0.0)

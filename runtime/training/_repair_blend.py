@@ -14,12 +14,45 @@ to keep and is replaced by the mean. Per sample (the first dimension):
 
 from __future__ import annotations
 
+import logging
+import math
+
 import torch
 
+from runtime.messages import BASELINE_INTENSITY
 from runtime.training._identity import solve_identity_scale
 from runtime.training._repair_site import Site
+from runtime.training._validate import raise_config_error
+
+logger = logging.getLogger("runtime.training")
 
 _TINY = 1e-12
+
+
+def accept_intensity(intensity: float, component: str) -> float:
+    """The intensity the model side applies: the control's value as sent, or, when that is
+    not a finite number ≥ 0, the nearest safe reading (logged once per call).
+
+    A negative value is read as 0 (no repair) and a NaN or infinite one as the baseline 1.0.
+    There is no upper ceiling here: the controller's ``max_intensity`` bounds what it sends.
+    A value that is not a number at all raises ConfigError naming the argument.
+    """
+    if isinstance(intensity, bool) or not isinstance(intensity, int | float):
+        raise_config_error(
+            f"The argument 'intensity' must be a number. {intensity!r} is invalid; pass the "
+            "control's intensity (a float, 1.0 is the baseline)."
+        )
+    value = float(intensity)
+    if math.isfinite(value) and value >= 0.0:
+        return value
+    accepted = BASELINE_INTENSITY if not math.isfinite(value) else 0.0
+    logger.warning(
+        "%s: intensity %r is not a finite number >= 0; applying %s instead",
+        component,
+        intensity,
+        accepted,
+    )
+    return accepted
 
 
 def blend_fractures(

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from runtime.golden import apply_gentle_cap
+from runtime.training._repair_blend import accept_intensity
 from runtime.training._validate import check_float, raise_config_error
 
 _TINY = 1e-12
@@ -111,8 +112,12 @@ class VWPR(torch.optim.Optimizer):
 
     # ------------------------------------------------------------------------- control
     def apply_control(self, intensity: float, gentle: bool) -> None:
-        """Scale β by ``intensity`` (capped at 1/φ in gentle mode: ``runtime.golden``)."""
-        intensity = check_float("intensity", intensity, low=0.0)
+        """Scale β by ``intensity`` (capped at 1/φ in gentle mode: ``runtime.golden``).
+
+        The intensity is read as :meth:`GoldenRepair.apply_control` reads it: as sent, a
+        negative value as 0 and a NaN or infinite one as the baseline 1.0.
+        """
+        intensity = accept_intensity(intensity, "VWPR")
         self.intensity = apply_gentle_cap(intensity, gentle)
         self.gentle = bool(gentle)
 

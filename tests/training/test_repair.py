@@ -156,7 +156,7 @@ def test_outlier_keeps_one_over_phi_of_the_original_at_intensity_one(warmed):
     assert repair.counts() == {"probe": 1}
 
 
-@pytest.mark.parametrize("intensity", [0.0, 0.5, 2.0, GOLDEN**2, 10.0])
+@pytest.mark.parametrize("intensity", [0.0, 0.5, 2.0, GOLDEN**2, 3.0, 10.0])
 def test_intensity_scales_the_target_share_up_to_full_replacement(warmed, intensity):
     model, repair = warmed
     repair.apply_control(intensity, gentle=False)
@@ -165,9 +165,67 @@ def test_intensity_scales_the_target_share_up_to_full_replacement(warmed, intens
     spike = torch.zeros_like(x)
     spike[2, 2] = 40 * STD
     original = (x + spike)[2, 2]
-    weight = min(1.0, intensity / GOLDEN**2)  # max_intensity defaults to φ²
+    weight = min(1.0, intensity / GOLDEN**2)  # the mean's share is 1 from intensity φ² up
     expected = (1 - weight) * original + weight * mean[2]
     assert run(model, x, spike)[2, 2].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert repair.summary()["intensity"] == intensity  # applied as sent: no model-side cap
+
+
+def test_the_controllers_max_intensity_reaches_the_model_as_sent(warmed):
+    """The ceiling is the controller's: its highest intensity is applied unchanged, and a
+    spike under it is replaced by the running mean (3.0 > φ²: full replacement)."""
+    from runtime.controller import ControllerSettings
+
+    ceiling = ControllerSettings().max_intensity
+    assert ceiling == 3.0
+    model, repair = warmed
+    assert repair.max_intensity is None  # no ceiling of the model side's own
+    repair.apply_control(ceiling, gentle=False)
+    assert repair.intensity == ceiling and repair.blend_weight == 1.0
+    mean, _ = repair.running_stats("probe")
+    x = batch()
+    spike = torch.zeros_like(x)
+    spike[2, 2] = 40 * STD
+    assert run(model, x, spike)[2, 2].item() == pytest.approx(mean[2].item(), rel=1e-6)
+    repair.apply_control(ceiling, gentle=True)  # gentle: the one cap, 1/φ
+    assert repair.intensity == ceiling
+    assert repair.blend_weight == pytest.approx(1 / GOLDEN**3, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("sent", "applied"),
+    [(math.nan, 1.0), (math.inf, 1.0), (-math.inf, 1.0), (-0.5, 0.0), (0.0, 0.0), (2.5, 2.5)],
+)
+def test_an_intensity_that_is_not_finite_or_is_negative_is_refused(warmed, sent, applied, caplog):
+    model, repair = warmed
+    with caplog.at_level(logging.WARNING, logger="runtime.training"):
+        repair.apply_control(sent, gentle=False)
+    assert repair.intensity == applied
+    assert repair.blend_weight == pytest.approx(min(1.0, applied / GOLDEN**2), rel=1e-12)
+    refused = not (math.isfinite(sent) and sent >= 0)
+    assert ("not a finite number >= 0" in caplog.text) is refused
+    x = batch()
+    spike = torch.zeros_like(x)
+    spike[2, 2] = 40 * STD
+    out = run(model, x, spike)
+    assert torch.isfinite(out).all()
+    assert (out[2, 2] == (x + spike)[2, 2]).item() is (applied == 0.0)  # 0: left alone
+
+
+def test_deprecated_intensity_caps_warn_and_still_apply():
+    model = nn.Sequential(nn.Linear(4, 4))
+    with pytest.warns(DeprecationWarning, match="'max_intensity' is deprecated"):
+        repair = GoldenRepair(model, max_intensity=1.0)
+    repair.apply_control(2.0, gentle=False)
+    assert repair.blend_weight == pytest.approx(1 / GOLDEN**2, rel=1e-12)
+    repair.remove()
+    with pytest.warns(DeprecationWarning, match="'gentle_max_intensity' is deprecated"):
+        repair = GoldenRepair(model, gentle_max_intensity=0.5)
+    repair.apply_control(2.0, gentle=True)
+    assert repair.blend_weight == pytest.approx(0.5 / GOLDEN**2, rel=1e-12)
+    repair.apply_control(2.0, gentle=False)  # no ceiling outside gentle mode
+    assert repair.blend_weight == pytest.approx(2 / GOLDEN**2, rel=1e-12)
+    repair.remove()
 
 
 def test_gentle_mode_caps_intensity_and_raises_the_threshold(warmed):
@@ -414,8 +472,10 @@ def test_bad_arguments_name_the_argument_and_the_value():
     with pytest.raises(ConfigError, match="'threshold_z'.*-1"):
         GoldenRepair(model, threshold_z=-1)
     repair = GoldenRepair(model)
-    with pytest.raises(ConfigError, match="'intensity'.*nan"):
-        repair.apply_control(math.nan, gentle=False)
+    with pytest.raises(ConfigError, match="'intensity' must be a number.*'high'"):
+        repair.apply_control("high", gentle=False)
+    with pytest.raises(ConfigError, match="'max_intensity'.*-1"), pytest.warns(DeprecationWarning):
+        GoldenRepair(model, max_intensity=-1)
     with pytest.raises(ConfigError, match="no nn.Linear"):
         GoldenRepair(nn.Sequential(nn.ReLU()))
 

@@ -93,6 +93,15 @@ def test_intensity_scales_beta_and_gentle_caps_it():
     assert torch.equal(rho_change(0.0, gentle=False), torch.zeros(3))
 
 
+@pytest.mark.parametrize(("sent", "applied"), [(math.nan, 1.0), (math.inf, 1.0), (-2.0, 0.0)])
+def test_an_intensity_that_is_not_finite_or_is_negative_is_refused(sent, applied):
+    opt = VWPR(nn.Linear(4, 3).parameters(), lr=1e-3)
+    opt.apply_control(sent, gentle=False)
+    assert opt.intensity == applied
+    opt.apply_control(sent, gentle=True)
+    assert opt.intensity == min(applied, 2 / (1 + math.sqrt(5)))
+
+
 def test_l1_pulls_value_weights_back_to_neutral():
     torch.manual_seed(0)
     layer = nn.Linear(4, 3)
