@@ -29,29 +29,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def collect_status(endpoint: str, keys: Any, timeout_s: float) -> dict[str, Any] | None:
-    """The latest status body of each component, or None if the daemon never answered."""
+    """The daemon's endpoints and the latest status of each component (``components``:
+    name → :class:`~runtime.messages.ComponentStatus`), or None if the daemon never answered."""
     from runtime.bus import BusSubscriber
+    from runtime.messages import ComponentStatus, DaemonStatus
 
     subscriber = BusSubscriber(endpoint, ("status.",), curve=keys)
-    components: dict[str, Any] = {}
+    components: dict[str, ComponentStatus] = {}
     end = time.monotonic() + timeout_s
     settle: float | None = None
     try:
         while time.monotonic() < end and (settle is None or time.monotonic() < settle):
             message = subscriber.recv(timeout_s=0.1)
-            if message is None:
+            if message is None or not isinstance(message.data, ComponentStatus):
                 continue
-            components[message.topic.removeprefix("status.")] = dict(message.body)
-            if "daemon" in components and settle is None:
+            components[message.topic.removeprefix("status.")] = message.data
+            if isinstance(components.get("daemon"), DaemonStatus) and settle is None:
                 settle = time.monotonic() + 0.3  # the cache replays the rest right after
     finally:
         subscriber.close()
-    if "daemon" not in components:
+    daemon = components.get("daemon")
+    if not isinstance(daemon, DaemonStatus):
         return None
-    daemon = components["daemon"]
     return {
-        "publish_endpoint": daemon.get("publish_endpoint"),
-        "subscribe_endpoint": daemon.get("subscribe_endpoint"),
+        "publish_endpoint": daemon.publish_endpoint,
+        "subscribe_endpoint": daemon.subscribe_endpoint,
+        "daemon": daemon,
         "components": components,
     }
 
@@ -66,14 +69,20 @@ def _handle(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return _exit.FOUND
+    components = status["components"]
     if args.json:
-        print(json.dumps(status, indent=2, default=str))
+        shown = {
+            "publish_endpoint": status["publish_endpoint"],
+            "subscribe_endpoint": status["subscribe_endpoint"],
+            "components": {name: body.to_dict() for name, body in components.items()},
+        }
+        print(json.dumps(shown, indent=2, default=str))
         return _exit.OK
     print(f"publish_endpoint   {status['publish_endpoint']}")
     print(f"subscribe_endpoint {status['subscribe_endpoint']}")
-    stages = status["components"]["daemon"].get("stages", {})
-    for name, body in sorted(status["components"].items()):
-        health = stages.get(name, {})
-        extra = f" restarts={health['restarts']}" if health.get("restarts") else ""
-        print(f"  {name:<12} {body.get('state', '?'):<12}{extra}")
+    stages = status["daemon"].stages
+    for name, body in sorted(components.items()):
+        health = stages.get(name)
+        extra = f" restarts={health.restarts}" if health is not None and health.restarts else ""
+        print(f"  {name:<12} {body.state:<12}{extra}")
     return _exit.OK

@@ -30,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def message_to_dict(message: Any) -> dict[str, Any]:
-    """A decoded message as printed by ``watch --json``."""
+    """A decoded message as printed by ``watch --json`` (the body verbatim, as received)."""
     out: dict[str, Any] = {
         "topic": message.topic,
         "publisher": message.publisher,
@@ -45,15 +45,17 @@ def message_to_dict(message: Any) -> dict[str, Any]:
 
 
 def _summary(message: Any) -> str:
-    body = message.body
-    if message.topic == "control":
+    from runtime.messages import Control
+
+    control = message.data
+    if isinstance(control, Control):
         return (
-            f"intensity={body.get('intensity'):.3f} gentle={body.get('gentle')} "
-            f"mode={body.get('mode')} rule={body.get('rule')!r}"
+            f"intensity={control.intensity:.3f} gentle={control.gentle} "
+            f"mode={control.mode} rule={control.rule!r}"
         )
     if message.array is not None:
         return f"array {message.array.dtype} {tuple(message.array.shape)}"
-    text = json.dumps(body, default=str)
+    text = json.dumps(message.body, default=str)  # printed as received, not read
     return text if len(text) < 160 else text[:157] + "..."
 
 

@@ -1,10 +1,11 @@
 """Markers: a label from the experimenter, into the board's marker row and onto the bus.
 
-A marker is published once on the ``marker`` topic with body ``{"label", "value", "time"}``.
-The driver stage writes ``value`` into the board's marker channel (``insert_marker``), the
-recorder keeps the message (so a session maps values back to labels), and the LSL bridge
-forwards the label. BrainFlow's marker row holds numbers, so each label gets a stable code:
-the same label always gives the same value, in any process, without a registry.
+A marker is published once on the ``marker`` topic as a :class:`~runtime.messages.Marker`
+(``label``, ``value``, ``time``). The driver stage writes ``value`` into the board's marker
+channel (``insert_marker``), the recorder keeps the message (so a session maps values back
+to labels), and the LSL bridge forwards the label. BrainFlow's marker row holds numbers, so
+each label gets a stable code: the same label always gives the same value, in any process,
+without a registry.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.errors import BusError, ConfigError
+from runtime.messages import Marker, Probe
 
 logger = logging.getLogger("runtime.lab")
 
@@ -100,16 +102,16 @@ def mark(
     try:
         deadline = time.monotonic() + timeout_s
         _wait_for_echo(subscriber, publisher, deadline, probe=True)
-        body = {"label": label, "value": code, "time": time.time()}
-        seq = publisher.publish(MARKER_TOPIC, body)
+        marker = Marker(label=label, value=code, time=time.time())
+        seq = publisher.publish(MARKER_TOPIC, marker)
         echo = _wait_for_echo(subscriber, publisher, deadline, probe=False)
         if echo is None:
             raise BusError(
                 f"marker {label!r} was sent to {pub_endpoint} but did not come back from "
                 f"{sub_endpoint} within {timeout_s} s; it may not have been recorded"
             )
-        logger.info("mark: %r (value %g) at %.3f", label, code, body["time"])
-        return MarkerEvent(label, code, float(body["time"]), publisher.publisher_id, seq)
+        logger.info("mark: %r (value %g) at %.3f", label, code, marker.time)
+        return MarkerEvent(label, code, marker.time, publisher.publisher_id, seq)
     finally:
         publisher.close()
         subscriber.close()
@@ -119,7 +121,7 @@ def _wait_for_echo(subscriber: Any, publisher: Any, deadline: float, *, probe: b
     """Wait for our own message to come back; with ``probe``, keep sending probes meanwhile."""
     while time.monotonic() < deadline:
         if probe:
-            publisher.publish(PROBE_TOPIC, {"component": "mark"})
+            publisher.publish(PROBE_TOPIC, Probe(component="mark"))
         message = subscriber.recv(timeout_s=0.05 if probe else 0.1)
         while message is not None:
             if message.publisher == publisher.publisher_id:

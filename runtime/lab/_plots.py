@@ -91,7 +91,7 @@ def _plot_control(ax: Any, timeline: SessionTimeline) -> None:
         ax.text(0.5, 0.5, "no control recorded", transform=ax.transAxes, ha="center",
                 va="center", color="#888888")
     if timeline.decisions:
-        t = [d["t_s"] for d in timeline.decisions]
+        t = [t_s for t_s, _ in timeline.decisions]
         y = np.interp(t, series.t_s, series.value) if series.t_s.size else np.ones(len(t))
         ax.plot(t, y, "v", color="#6a1b9a", ms=7, label="decision")
     ax.set_ylabel("intensity")

@@ -5,7 +5,9 @@ a temporary copy: t' = t₀ + (t − t₀)/K (K = 0: all zero, as fast as the bo
 also leaves out a torn last line (a crash's leftover). The daemon then runs with
 ``[source] board = "playback"``, ``master_board`` = the recorded board, and the copies as
 ``file``/``file_aux``; the stages time samples by index and nominal rate, so the features
-match a real-time run. A watcher stage counts samples until the file's end has played.
+match a real-time run. A watcher stage counts samples until the file's end has played (it
+reads the typed bodies of ``runtime.messages``; a replay publishes nothing of its own: the
+pipeline's stages publish as they do live).
 """
 
 from __future__ import annotations
@@ -21,8 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runtime.bus import Message
 from runtime.config import Config, config_from_mapping, with_overrides
 from runtime.errors import ConfigError
+from runtime.messages import (
+    AttentionFeature,
+    Control,
+    Decision,
+    DriverStatus,
+    RawChunk,
+    StressFeature,
+)
 from runtime.recorder import SessionError, complete_lines_size, read_metadata
 from runtime.stages import StageContext, confirm_subscribed
 
@@ -171,25 +182,23 @@ class ReplayWatcher:
         finally:
             subscriber.close()
 
-    def _observe(self, message: Any) -> None:
-        body = message.body
+    def _observe(self, message: Message) -> None:
+        data = message.data
         with self._lock:
             self.last_activity = time.monotonic()
-            if message.topic in ("raw.eeg", "raw.ecg") and message.array is not None:
-                if body.get("preset") == "default":
-                    end = int(body.get("first_index", 0)) + int(message.array.shape[-1])
+            if isinstance(data, RawChunk) and message.array is not None:
+                if data.preset == "default":
+                    end = data.first_index + int(message.array.shape[-1])
                     self.samples = max(self.samples, end)
-            elif message.topic == "status.driver":
-                self.driver_state = str(body.get("state", ""))
-                samples = body.get("samples") or {}
-                self.driver_samples = max(self.driver_samples, int(samples.get("default", 0)))
-            elif message.topic.startswith("features"):
+            elif isinstance(data, DriverStatus):
+                self.driver_state = data.state
+                self.driver_samples = max(self.driver_samples, data.samples.get("default", 0))
+            elif isinstance(data, AttentionFeature | StressFeature):
                 self.features += 1
-            elif message.topic == "control":
+            elif isinstance(data, Control):
                 self.controls += 1
-                mode = str(body.get("mode", ""))
-                self.modes[mode] = self.modes.get(mode, 0) + 1
-            elif message.topic == "decision":
+                self.modes[data.mode] = self.modes.get(data.mode, 0) + 1
+            elif isinstance(data, Decision):
                 self.decisions += 1
 
     def progress(self) -> int:

@@ -75,8 +75,20 @@ def _summary_rows(session: RecordedSession, timeline: SessionTimeline) -> list[l
         ["attention estimates valid", valid_share],
         ["markers", len(timeline.markers)],
         ["decisions", len(timeline.decisions)],
+        ["records skipped (not valid)", _skipped_text(session)],
         ["versions", ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items())],
     ]
+
+
+def _skipped_text(session: RecordedSession) -> str:
+    """How many recorded lines the reader left out, per file (0 for a clean session)."""
+    if not session.skipped:
+        return "0"
+    per_file: dict[str, int] = {}
+    for skipped in session.skipped:
+        per_file[skipped.path.name] = per_file.get(skipped.path.name, 0) + 1
+    listed = ", ".join(f"{name}: {n}" for name, n in sorted(per_file.items()))
+    return f"{len(session.skipped)} ({listed}; see the log for lines and reasons)"
 
 
 def render_report(session: RecordedSession) -> str:
@@ -86,10 +98,9 @@ def render_report(session: RecordedSession) -> str:
     png = render_figure(timeline, f"session {name}")
     image = base64.b64encode(png).decode("ascii")
     decisions = [
-        [f"{d['t_s']:.1f}", d.get("option", ""),
-         json.dumps(d.get("probabilities", {}), default=str)[:120], d.get("resolver", ""),
-         d.get("explanation", "")]
-        for d in timeline.decisions
+        [f"{t:.1f}", d.option, json.dumps(list(d.probabilities))[:120], d.resolver,
+         d.explanation]
+        for t, d in timeline.decisions
     ]
     events = [[f"{t:.1f}", what, detail] for t, what, detail in timeline.events]
     events += [[f"{t:.1f}", "device", state] for t, state in timeline.device_states]

@@ -1,17 +1,30 @@
 """A recorded session as time series: what the report plots and summarises.
 
 Times are seconds since the session started (``session.json`` ``started_at``), on the wall
-clock of the messages' publication.
+clock of the messages' publication. Every value is read from the records' typed bodies
+(:mod:`runtime.messages`); the session reader has already left out records that fail
+validation (``RecordedSession.skipped``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from runtime.recorder import RecordedSession
+from runtime.messages import (
+    AttentionFeature,
+    ComponentStatus,
+    Control,
+    Decision,
+    DriverStatus,
+    Marker,
+    RecorderStatus,
+    StressFeature,
+)
+from runtime.recorder import RecordedSession, SessionRecord
 
 
 @dataclass
@@ -37,7 +50,7 @@ class SessionTimeline:
     quality_channels: list[str] = field(default_factory=list)
     quality_bad: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
     markers: list[tuple[float, str]] = field(default_factory=list)
-    decisions: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[tuple[float, Decision]] = field(default_factory=list)
     device_states: list[tuple[float, str]] = field(default_factory=list)
     drops: list[tuple[float, int]] = field(default_factory=list)
     events: list[tuple[float, str, str]] = field(default_factory=list)
@@ -56,41 +69,41 @@ def build_timeline(session: RecordedSession) -> SessionTimeline:
     meta = session.metadata
     t0 = float(meta.get("started_at") or 0.0)
     times = [
-        float(r["publish_time"])
+        r.publish_time
         for group in (session.features, session.control, session.status)
         for r in group
-        if isinstance(r.get("publish_time"), int | float)
+        if r.publish_time is not None
     ]
     if not t0:
         t0 = min(times, default=0.0)
     end = float(meta.get("ended_at") or max(times, default=t0))
 
-    def rel(record: dict[str, Any]) -> float:
-        return float(record.get("publish_time") or t0) - t0
+    def rel(record: SessionRecord) -> float:
+        return (record.publish_time or t0) - t0
 
     attention, stress = [], []
     quality_t: list[float] = []
-    quality_rows: list[dict[str, Any]] = []
+    quality_rows: list[dict[str, str]] = []
     for record in session.features:
-        body = record.get("body", {})
-        kind = body.get("kind")
-        ok = bool(body.get("valid")) and bool(body.get("calibrated", True))
-        if kind == "attention":
-            attention.append((rel(record), body.get("attention"), ok))
+        feature = record.data
+        if isinstance(feature, AttentionFeature):
+            ok = feature.valid and feature.calibrated
+            attention.append((rel(record), feature.attention, ok))
             quality_t.append(rel(record))
-            quality_rows.append(dict(body.get("channels_bad") or {}))
-        elif kind == "stress":
-            stress.append((rel(record), body.get("stress"), ok))
+            quality_rows.append(dict(feature.channels_bad))
+        elif isinstance(feature, StressFeature):
+            stress.append((rel(record), feature.stress, feature.valid and feature.calibrated))
     intensity, gentle, modes = [], [], []
     last_mode = None
     for record in session.control:
-        body = record.get("body", {})
-        intensity.append((rel(record), body.get("intensity"), not body.get("safe", False)))
-        gentle.append((rel(record), 1.0 if body.get("gentle") else 0.0, True))
-        mode = str(body.get("mode", ""))
-        if mode != last_mode:
-            modes.append((rel(record), mode))
-            last_mode = mode
+        control = record.data
+        if not isinstance(control, Control):
+            continue
+        intensity.append((rel(record), control.intensity, not control.safe))
+        gentle.append((rel(record), 1.0 if control.gentle else 0.0, True))
+        if control.mode != last_mode:
+            modes.append((rel(record), control.mode))
+            last_mode = control.mode
     names = _channel_names(session)
     seen = {name for row in quality_rows for name in row}
     names += sorted(seen - set(names))
@@ -106,11 +119,12 @@ def build_timeline(session: RecordedSession) -> SessionTimeline:
         quality_channels=names,
         quality_bad=bad.reshape(len(names), len(quality_rows)),
         markers=[
-            (float(r["body"].get("time", r.get("publish_time", t0))) - t0,
-             str(r["body"].get("label", "")))
-            for r in session.markers
+            (r.data.time - t0, r.data.label) for r in session.markers
+            if isinstance(r.data, Marker)
         ],
-        decisions=[{"t_s": rel(r), **r.get("body", {})} for r in session.decisions],
+        decisions=[
+            (rel(r), r.data) for r in session.decisions if isinstance(r.data, Decision)
+        ],
     )
     _device_events(session, timeline, rel)
     return timeline
@@ -125,23 +139,37 @@ def _channel_names(session: RecordedSession) -> list[str]:
     return [str(n) for i, n in enumerate(layout.get("eeg_names", [])) if i not in ecg]
 
 
-def _device_events(session: RecordedSession, timeline: SessionTimeline, rel: Any) -> None:
+def _event_detail(status: ComponentStatus) -> str:
+    """What an event carries beyond who and which state: the failure, and the fields of its
+    own (a recorder event's preset and samples), as text for the report's table."""
+    detail: dict[str, Any] = {}
+    if status.error is not None:
+        detail["error"] = status.error
+    if status.retry_in_s is not None:
+        detail["retry_in_s"] = status.retry_in_s
+    detail.update(status.extra)
+    return str(detail)[:200]
+
+
+def _device_events(
+    session: RecordedSession, timeline: SessionTimeline, rel: Callable[[SessionRecord], float]
+) -> None:
     last_state: str | None = None
     last_dropped = 0
     for record in session.status:
-        body = record.get("body", {})
-        component = str(body.get("component", record.get("topic", "")))
+        status = record.data
+        if not isinstance(status, ComponentStatus):
+            continue
         t = rel(record)
-        if component == "driver":
-            state = str(body.get("state", ""))
-            if state != last_state:
-                timeline.device_states.append((t, state))
-                last_state = state
-            dropped = sum(int(v) for v in (body.get("dropped") or {}).values())
+        if isinstance(status, DriverStatus):
+            if status.state != last_state:
+                timeline.device_states.append((t, status.state))
+                last_state = status.state
+            dropped = sum(status.dropped.values())
             if dropped > last_dropped:
                 timeline.drops.append((t, dropped - last_dropped))
             last_dropped = max(last_dropped, dropped)
-        if body.get("event") or body.get("state") == "restarting":
-            what = str(body.get("event") or "restarting")
-            detail = {k: v for k, v in body.items() if k not in ("component", "state", "event")}
-            timeline.events.append((t, f"{component}: {what}", str(detail)[:200]))
+        event = status.event if isinstance(status, RecorderStatus) else None
+        if event or status.state == "restarting":
+            what = event or "restarting"
+            timeline.events.append((t, f"{status.component}: {what}", _event_detail(status)))

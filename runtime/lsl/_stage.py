@@ -3,7 +3,8 @@
 Outlets are made when the first message of a kind arrives (its channel names and rate come
 with it). Source ids are ``kintsugi-<id>-<kind>`` with an id unique to this bridge, so two
 daemons never share a stream, while a supervised restart of the stage keeps its streams'
-ids (LSL inlets then recover by themselves). Timestamps are LSL's clock at the time the
+ids (LSL inlets then recover by themselves). Everything is read from the messages' typed
+bodies (:mod:`runtime.messages`). Timestamps are LSL's clock at the time the
 newest sample of a chunk was taken: its board time's age is subtracted from ``local_clock``
 (when that age is plausible: a fast replay's stamps are not wall time).
 """
@@ -18,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from runtime.bus import Message
 from runtime.config import Config
 from runtime.lsl._outlets import CONTROL_CHANNELS, FEATURE_CHANNELS, RAW_STREAM_TYPES, stream_info
+from runtime.messages import AttentionFeature, Control, Marker, RawChunk, StressFeature
 from runtime.stages import StageContext, confirm_subscribed
 
 logger = logging.getLogger("runtime.lsl")
@@ -96,46 +99,47 @@ class LslBridgeStage:
                 return float(now - age)
         return float(now)
 
-    def _forward(self, pylsl: Any, outlets: dict[str, Any], message: Any) -> None:
-        topic, body = message.topic, message.body
-        board = self.config.source.board
-        if topic in RAW_STREAM_TYPES and message.array is not None:
-            stream_type = RAW_STREAM_TYPES[topic]
-            kind = stream_type.lower()
-            channels = [str(c) for c in body.get("channels") or []]
-            data = np.asarray(message.array, dtype=np.float32)
-            if data.ndim != 2 or data.shape[0] != len(channels) or data.shape[1] == 0:
-                return
-            outlet = self._outlet(pylsl, outlets, kind, lambda: stream_info(
-                pylsl, f"{self.name_prefix} {stream_type}", stream_type, channels,
-                float(body.get("fs", 0.0)), pylsl.cf_float32, self.source_id(kind),
-                unit="" if stream_type == "PPG" else "microvolts", board=board,
-            ))
-            if outlet.channel_count != data.shape[0]:
-                return
-            outlet.push_chunk(np.ascontiguousarray(data.T),
-                              self._lsl_time(pylsl, body.get("t_last")))
-            self.pushed[kind] = self.pushed.get(kind, 0) + data.shape[1]
-        elif topic.startswith("features."):
-            kind = body.get("kind")
-            if kind == "attention":
-                self._features[0] = _number(body.get("attention"))
-                self._features[1] = _number(bool(body.get("valid")))
-            elif kind == "stress":
-                self._features[2] = _number(body.get("stress"))
-                self._features[3] = _number(bool(body.get("valid")))
-                self._features[4] = _number(body.get("hr_bpm"))
-                self._features[5] = _number(body.get("rmssd_ms"))
+    def _forward(self, pylsl: Any, outlets: dict[str, Any], message: Message) -> None:
+        data = message.data
+        if isinstance(data, RawChunk) and message.topic in RAW_STREAM_TYPES:
+            if message.array is not None:
+                self._forward_raw(pylsl, outlets, message.topic, data, message.array)
+        elif isinstance(data, AttentionFeature | StressFeature):
+            if isinstance(data, AttentionFeature):
+                self._features[0] = _number(data.attention)
+                self._features[1] = _number(data.valid)
             else:
-                return
+                self._features[2] = _number(data.stress)
+                self._features[3] = _number(data.valid)
+                self._features[4] = _number(data.hr_bpm)
+                self._features[5] = _number(data.rmssd_ms)
             outlet = outlets["features"]
             outlet.push_sample(list(self._features), self._lsl_time(pylsl, message.source_time))
             self.pushed["features"] = self.pushed.get("features", 0) + 1
-        elif topic == "control":
-            sample = [_number(body.get(c)) for c in CONTROL_CHANNELS]
+        elif isinstance(data, Control):
+            values = {"intensity": data.intensity, "gentle": data.gentle, "safe": data.safe}
+            sample = [_number(values[name]) for name in CONTROL_CHANNELS]
             outlets["control"].push_sample(sample)
             self.pushed["control"] = self.pushed.get("control", 0) + 1
-        elif topic == "marker":
-            label = str(body.get("label") or body.get("value") or "")
-            outlets["markers"].push_sample([label])
+        elif isinstance(data, Marker):
+            outlets["markers"].push_sample([data.label or str(data.value)])
             self.pushed["markers"] = self.pushed.get("markers", 0) + 1
+
+    def _forward_raw(
+        self, pylsl: Any, outlets: dict[str, Any], topic: str, chunk: RawChunk, array: Any
+    ) -> None:
+        stream_type = RAW_STREAM_TYPES[topic]
+        kind = stream_type.lower()
+        channels = list(chunk.channels)
+        data = np.asarray(array, dtype=np.float32)
+        if data.ndim != 2 or data.shape[0] != len(channels) or data.shape[1] == 0:
+            return
+        outlet = self._outlet(pylsl, outlets, kind, lambda: stream_info(
+            pylsl, f"{self.name_prefix} {stream_type}", stream_type, channels,
+            chunk.fs, pylsl.cf_float32, self.source_id(kind),
+            unit="" if stream_type == "PPG" else "microvolts", board=self.config.source.board,
+        ))
+        if outlet.channel_count != data.shape[0]:
+            return
+        outlet.push_chunk(np.ascontiguousarray(data.T), self._lsl_time(pylsl, chunk.t_last))
+        self.pushed[kind] = self.pushed.get(kind, 0) + data.shape[1]

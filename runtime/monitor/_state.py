@@ -1,13 +1,27 @@
-"""What the monitor shows, folded from bus messages (pure: no terminal, testable alone)."""
+"""What the monitor shows, folded from bus messages (pure: no terminal, testable alone).
+
+Every value comes from a message's typed body (``Message.data``, :mod:`runtime.messages`).
+"""
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+
+from runtime.messages import (
+    AttentionFeature,
+    ComponentStatus,
+    Control,
+    Decision,
+    Marker,
+    ModelStatus,
+    RawChunk,
+    StressFeature,
+)
 
 #: Topics the monitor subscribes to.
 MONITOR_TOPICS = ("features", "control", "decision", "status.", "marker", "raw.eeg",
@@ -27,18 +41,23 @@ class ChannelView:
 
 @dataclass
 class MonitorState:
-    """The latest of everything the monitor displays."""
+    """The latest of everything the monitor displays.
+
+    ``decisions`` are (publish time, decision), newest first; ``components`` the latest
+    status of each component. A supervisor's restart report (a status with ``error``) only
+    changes the state and error of the component's last status, so its counters stay shown.
+    """
 
     endpoint: str = ""
-    attention: dict[str, Any] | None = None
-    stress: dict[str, Any] | None = None
-    control: dict[str, Any] | None = None
+    attention: AttentionFeature | None = None
+    stress: StressFeature | None = None
+    control: Control | None = None
     control_received_at: float | None = None
-    decisions: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=4))
-    markers: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=4))
-    components: dict[str, dict[str, Any]] = field(default_factory=dict)
+    decisions: deque[tuple[float, Decision]] = field(default_factory=lambda: deque(maxlen=4))
+    markers: deque[Marker] = field(default_factory=lambda: deque(maxlen=4))
+    components: dict[str, ComponentStatus] = field(default_factory=dict)
     component_seen: dict[str, float] = field(default_factory=dict)
-    model: dict[str, Any] | None = None
+    model: ModelStatus | None = None
     latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=200))
     messages: int = 0
     bus_dropped: int = 0
@@ -53,51 +72,58 @@ class MonitorState:
         now = time.time() if now is None else now
         self.messages += 1
         self.last_message_at = now
-        topic, body = message.topic, message.body
-        if topic == "features.attention":
-            self.attention = dict(body)
-            self._channel_quality(body)
-        elif topic == "features.stress":
-            self.stress = dict(body)
-        elif topic == "control":
-            self.control = dict(body)
+        data = message.data
+        if isinstance(data, AttentionFeature):
+            self.attention = data
+            self._channel_quality(data)
+        elif isinstance(data, StressFeature):
+            self.stress = data
+        elif isinstance(data, Control):
+            self.control = data
             self.control_received_at = now
-            sample_time = body.get("sample_time")
-            if isinstance(sample_time, int | float) and message.publish_time >= sample_time:
+            sample_time = data.sample_time
+            if sample_time is not None and message.publish_time >= sample_time:
                 self.latency_ms.append(1000.0 * (message.publish_time - sample_time))
-        elif topic == "decision":
-            self.decisions.appendleft({"time": message.publish_time, **body})
-        elif topic == "marker":
-            self.markers.appendleft({"time": body.get("time", message.publish_time), **body})
-        elif topic.startswith("status."):
-            name = topic.removeprefix("status.")
-            merged = dict(self.components.get(name, {}))
-            merged.update(body)
-            if "event" not in body:
-                merged.pop("event", None)
-            self.components[name] = merged
+        elif isinstance(data, Decision):
+            self.decisions.appendleft((message.publish_time, data))
+        elif isinstance(data, Marker):
+            self.markers.appendleft(data)
+        elif isinstance(data, ComponentStatus):
+            name = message.topic.removeprefix("status.")
+            self.components[name] = self._merged_status(self.components.get(name), data)
             self.component_seen[name] = now
-        elif topic == "model.status":
-            self.model = dict(body)
-        elif topic == "raw.eeg" and message.array is not None:
-            self._raw_chunk(body, np.asarray(message.array, dtype=np.float64))
+        elif isinstance(data, ModelStatus):
+            self.model = data
+        elif (isinstance(data, RawChunk) and message.topic == "raw.eeg"
+              and message.array is not None):
+            self._raw_chunk(data, np.asarray(message.array, dtype=np.float64))
 
-    def _channel_quality(self, body: Any) -> None:
-        for name in body.get("channels_used") or []:
-            self._channel_state[str(name)] = "ok"
-        for name, warning in (body.get("channels_warn") or {}).items():
-            self._channel_state[str(name)] = f"ok ({warning})"
-        for name, reason in (body.get("channels_bad") or {}).items():
-            self._channel_state[str(name)] = str(reason)
+    @staticmethod
+    def _merged_status(
+        previous: ComponentStatus | None, status: ComponentStatus
+    ) -> ComponentStatus:
+        """``status``, or for a restart report the previous status with its state."""
+        if status.error is None or previous is None or type(previous) is not type(status):
+            return status
+        return replace(previous, state=status.state, error=status.error,
+                       retry_in_s=status.retry_in_s)
 
-    def _raw_chunk(self, body: Any, data: np.ndarray) -> None:
-        names = [str(n) for n in body.get("channels") or []]
+    def _channel_quality(self, feature: AttentionFeature) -> None:
+        for name in feature.channels_used:
+            self._channel_state[name] = "ok"
+        for name, warning in feature.channels_warn.items():
+            self._channel_state[name] = f"ok ({warning})"
+        for name, reason in feature.channels_bad.items():
+            self._channel_state[name] = reason
+
+    def _raw_chunk(self, chunk: RawChunk, data: np.ndarray) -> None:
+        names = list(chunk.channels)
         if data.ndim != 2 or len(names) != data.shape[0]:
             return
         if names != self.channel_order:
             self.channel_order = names
             self._raw = {}
-        self._raw_fs = float(body.get("fs") or self._raw_fs)
+        self._raw_fs = chunk.fs
         keep = int(RAW_WINDOW_S * self._raw_fs)
         for i, name in enumerate(names):
             previous = self._raw.get(name)

@@ -15,6 +15,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from runtime.messages import (
+    ComponentStatus,
+    DaemonStatus,
+    DriverStatus,
+    Feature,
+    FeaturesStatus,
+    RecorderStatus,
+)
 from runtime.monitor._state import MonitorState
 
 _STATE_STYLE = {"streaming": "green", "running": "green", "recording": "green",
@@ -22,14 +30,14 @@ _STATE_STYLE = {"streaming": "green", "running": "green", "recording": "green",
                 "lost": "bold red", "stopped": "red", "ended": "cyan"}
 
 
-def _value(body: dict[str, Any] | None, key: str) -> Text:
-    if body is None:
+def _value(feature: Feature | None) -> Text:
+    if feature is None:
         return Text("waiting…", style="dim")
-    value = body.get(key)
-    number = f"{value:.2f}" if isinstance(value, int | float) else "n/a"
-    if body.get("valid"):
+    level = feature.level
+    number = "n/a" if level is None else f"{level:.2f}"
+    if feature.valid:
         return Text(f"{number}  valid", style="bold green")
-    reason = body.get("reason") or ("calibrating" if not body.get("calibrated", True) else "")
+    reason = feature.reason or ("calibrating" if not feature.calibrated else "")
     return Text(f"{number}  invalid: {reason}", style="yellow")
 
 
@@ -41,17 +49,17 @@ def _features_panel(state: MonitorState) -> Panel:
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold")
     grid.add_column()
-    grid.add_row("attention", _value(state.attention, "attention"))
-    grid.add_row("stress", _value(state.stress, "stress"))
-    stress = state.stress or {}
-    hr, rmssd = stress.get("hr_bpm"), stress.get("rmssd_ms")
-    heart = (f"HR {hr:.0f} bpm" if isinstance(hr, int | float) else "HR n/a") + "  " + (
-        f"RMSSD {rmssd:.0f} ms" if isinstance(rmssd, int | float) else "RMSSD n/a")
+    grid.add_row("attention", _value(state.attention))
+    grid.add_row("stress", _value(state.stress))
+    stress = state.stress
+    hr = None if stress is None else stress.hr_bpm
+    rmssd = None if stress is None else stress.rmssd_ms
+    heart = ("HR n/a" if hr is None else f"HR {hr:.0f} bpm") + "  " + (
+        "RMSSD n/a" if rmssd is None else f"RMSSD {rmssd:.0f} ms")
     grid.add_row("heart", heart)
-    quality = (state.attention or {}).get("quality")
+    quality = None if state.attention is None else state.attention.quality
     grid.add_row("EEG quality",
-                 f"{quality:.0%} of channels usable" if isinstance(quality, int | float)
-                 else "n/a")
+                 "n/a" if quality is None else f"{quality:.0%} of channels usable")
     return Panel(grid, title="features", border_style="blue")
 
 
@@ -63,21 +71,16 @@ def _control_panel(state: MonitorState, now: float) -> Panel:
     if c is None:
         grid.add_row("control", Text("waiting…", style="dim"))
     else:
-        mode = str(c.get("mode", "?"))
-        style = "bold yellow" if mode == "safe" else "bold green"
-        mode_text = Text(mode, style=style)
-        expires = c.get("expires_at")
-        if isinstance(expires, int | float):
-            left = expires - now
-            mode_text.append(f"  (expires in {left:.1f} s)" if left > 0 else
-                             f"  (expired {-left:.1f} s ago: clients are safe)",
-                             style="dim" if left > 0 else "red")
+        style = "bold yellow" if c.mode == "safe" else "bold green"
+        mode_text = Text(c.mode, style=style)
+        left = c.expires_at - now
+        mode_text.append(f"  (expires in {left:.1f} s)" if left > 0 else
+                         f"  (expired {-left:.1f} s ago: clients are safe)",
+                         style="dim" if left > 0 else "red")
         grid.add_row("mode", mode_text)
-        intensity = c.get("intensity")
-        grid.add_row("intensity", f"{intensity:.3f}" if isinstance(intensity, int | float)
-                     else "n/a")
-        grid.add_row("gentle", Text("ON", style="yellow") if c.get("gentle") else "off")
-        grid.add_row("rule", Text(str(c.get("rule", "")), overflow="fold"))
+        grid.add_row("intensity", f"{c.intensity:.3f}")
+        grid.add_row("gentle", Text("ON", style="yellow") if c.gentle else "off")
+        grid.add_row("rule", Text(c.rule, overflow="fold"))
     return Panel(grid, title="control", border_style="green")
 
 
@@ -95,39 +98,50 @@ def _channels_panel(state: MonitorState) -> Panel:
                  border_style="magenta")
 
 
+def _status_of(state: MonitorState, name: str, kind: type[ComponentStatus]) -> Any:
+    """The latest status of component ``name`` if it is of type ``kind``, else None."""
+    status = state.components.get(name)
+    return status if isinstance(status, kind) else None
+
+
 def _pipeline_panel(state: MonitorState, now: float) -> Panel:
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold")
     grid.add_column()
-    driver = state.components.get("driver", {})
-    dstate = str(driver.get("state", "?"))
-    board = driver.get("board", "?")
+    driver: DriverStatus | None = _status_of(state, "driver", DriverStatus)
+    dstate = "?" if driver is None else driver.state
+    board = "?" if driver is None or driver.board is None else driver.board
     grid.add_row("device", Text.assemble((dstate, _STATE_STYLE.get(dstate, "white")),
                                          f"  board {board}"))
-    samples = driver.get("samples") or {}
-    dropped = driver.get("dropped") or {}
+    samples = {} if driver is None else driver.samples
+    dropped = {} if driver is None else driver.dropped
     grid.add_row("samples", ", ".join(f"{k} {v}" for k, v in samples.items()) or "n/a")
-    features = state.components.get("features", {})
-    recorder = state.components.get("recorder", {})
-    drops = (f"board {sum(int(v) for v in dropped.values())}  "
-             f"gaps {features.get('gap_samples', 0)}  bus {state.bus_dropped}")
-    if recorder:
-        drops += f"  recorder {sum(int(v) for v in (recorder.get('lost_samples') or {}).values())}"
+    features: FeaturesStatus | None = _status_of(state, "features", FeaturesStatus)
+    recorder: RecorderStatus | None = _status_of(state, "recorder", RecorderStatus)
+    drops = (f"board {sum(dropped.values())}  "
+             f"gaps {0 if features is None else features.gap_samples}  bus {state.bus_dropped}")
+    if recorder is not None:
+        drops += f"  recorder {sum(recorder.lost_samples.values())}"
     grid.add_row("drops", drops)
     latency = state.latency_summary()
     grid.add_row("latency", "n/a" if latency is None else
                  f"sample→control median {latency[0]:.0f} ms, p95 {latency[1]:.0f} ms")
-    stages = state.components.get("daemon", {}).get("stages", {})
+    daemon: DaemonStatus | None = _status_of(state, "daemon", DaemonStatus)
+    stages = {} if daemon is None else daemon.stages
     parts = []
     for name in sorted(set(stages) | (set(state.components) - {"daemon", "broker"})):
-        body = state.components.get(name, {})
-        st = str(body.get("state", "alive" if stages.get(name, {}).get("alive") else "?"))
-        restarts = stages.get(name, {}).get("restarts", 0)
+        status = state.components.get(name)
+        health = stages.get(name)
+        if status is not None:
+            st = status.state
+        else:
+            st = "alive" if health is not None and health.alive else "?"
+        restarts = 0 if health is None else health.restarts
         parts.append(Text.assemble((name, "bold"), " ", (st, _STATE_STYLE.get(st, "white")),
                                    (f" ×{restarts} restarts" if restarts else "", "yellow")))
     grid.add_row("stages", Text("  ").join(parts) if parts else Text("n/a"))
-    if recorder:
-        grid.add_row("recording", str(recorder.get("directory", "")))
+    if recorder is not None:
+        grid.add_row("recording", recorder.directory or "")
     return Panel(grid, title="device and pipeline", border_style="cyan")
 
 
@@ -135,13 +149,12 @@ def _events_panel(state: MonitorState) -> Panel:
     table = Table.grid(padding=(0, 1))
     table.add_column(style="dim", no_wrap=True)
     table.add_column(overflow="fold")
-    for d in state.decisions:
-        when = datetime.fromtimestamp(float(d["time"])).strftime("%H:%M:%S")
-        table.add_row(when, f"decision: {d.get('option', '?')} "
-                            f"({d.get('resolver', '')}) {str(d.get('explanation', ''))[:60]}")
+    for published, d in state.decisions:
+        when = datetime.fromtimestamp(published).strftime("%H:%M:%S")
+        table.add_row(when, f"decision: {d.option} ({d.resolver}) {d.explanation[:60]}")
     for m in state.markers:
-        when = datetime.fromtimestamp(float(m["time"])).strftime("%H:%M:%S")
-        table.add_row(when, f"marker: {m.get('label', '')} ({m.get('value', '')})")
+        when = datetime.fromtimestamp(m.time).strftime("%H:%M:%S")
+        table.add_row(when, f"marker: {m.label} ({m.value})")
     if not state.decisions and not state.markers:
         table.add_row("", Text("no decisions or markers yet", style="dim"))
     return Panel(table, title="decisions and markers", border_style="yellow")
@@ -160,7 +173,7 @@ def render_monitor(state: MonitorState, now: float | None = None) -> Group:
                       style="bold red")
     else:
         header = Text.assemble(("kintsugi monitor", "bold"), f" — {state.endpoint} — daemon ",
-                               (str(daemon.get("state", "?")), "green"),
+                               (daemon.state, "green"),
                                f" — last message {_age(state.last_message_at, now)}")
     top = Table.grid(expand=True)
     top.add_column(ratio=1)

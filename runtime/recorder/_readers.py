@@ -2,12 +2,16 @@
 
 ``read_board_file`` parses BrainFlow's text format in blocks (memory stays bounded by the
 result); ``read_jsonl`` skips a last line that is incomplete. Both say how much they skipped.
+``read_records`` turns each JSON line into a :class:`SessionRecord` with its typed body
+(:mod:`runtime.messages`); a line that fails validation is skipped, counted and logged with
+the file, the line number and what is wrong, so one bad line never stops a report.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,12 +19,16 @@ from typing import Any
 
 import numpy as np
 
+from runtime.errors import MessageError
+from runtime.messages import Body, Marker, MessageFieldError, parse_body
 from runtime.recorder._errors import SessionError
 from runtime.recorder._files import JSONL_FILES, METADATA_FILE
 
 logger = logging.getLogger("runtime.recorder")
 
 _BLOCK_BYTES = 8 << 20
+#: Bad lines of one file logged one by one; past this, only the file's total is logged.
+_LOGGED_BAD_LINES = 10
 
 
 @dataclass(frozen=True)
@@ -87,9 +95,9 @@ def read_board_file(path: Path | str, num_rows: int | None = None) -> BoardFile:
     return BoardFile(np.ascontiguousarray(np.vstack(blocks).T), torn)
 
 
-def iter_jsonl(path: Path | str) -> Iterator[dict[str, Any]]:
-    """Records of a JSON-lines file; a torn (incomplete) last line is skipped and logged."""
-    path = Path(path)
+def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON or None when the line is not JSON) of each non-blank line,
+    without a torn (not JSON) last line, which is logged."""
     if not path.is_file():
         return
     with open(path, "rb") as f:
@@ -98,32 +106,147 @@ def iter_jsonl(path: Path | str) -> Iterator[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            yield json.loads(line)
-        except json.JSONDecodeError:
+            yield number, json.loads(line)
+        except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
             if number >= len(lines) - 1:  # the last line (possibly followed by "")
                 logger.warning("recorder: %s: skipped a torn last line", path)
                 return
-            raise SessionError(f"{path}, line {number}: not valid JSON") from None
+            yield number, None
+
+
+def iter_jsonl(path: Path | str) -> Iterator[dict[str, Any]]:
+    """Records of a JSON-lines file, as JSON; a torn (incomplete) last line is skipped and
+    logged, any other line that is not JSON raises :class:`SessionError`."""
+    path = Path(path)
+    for number, record in _json_lines(path):
+        if record is None:
+            raise SessionError(f"{path}, line {number}: not valid JSON")
+        yield record
 
 
 def read_jsonl(path: Path | str) -> list[dict[str, Any]]:
-    """All records of a JSON-lines file (see :func:`iter_jsonl`)."""
+    """All records of a JSON-lines file, as JSON (see :func:`iter_jsonl`)."""
     return list(iter_jsonl(path))
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One recorded bus message: where and when it was published, and its typed body.
+
+    ``publish_time`` is the sender's wall clock, ``recv_time`` the recorder's;
+    ``source_time`` the board clock of the newest sample the message rests on (None for
+    messages that rest on none, and for the recorder's own events, which have no ``seq``).
+    """
+
+    topic: str
+    data: Body
+    publisher: str | None = None
+    seq: int | None = None
+    source_time: float | None = None
+    publish_time: float | None = None
+    recv_time: float | None = None
+
+    @classmethod
+    def from_json(cls, record: Any) -> SessionRecord:
+        """The record of one JSON line; raises :class:`MessageError` naming what is wrong."""
+        if not isinstance(record, dict):
+            raise MessageFieldError("record", "line", record, "a JSON object")
+        topic = record.get("topic")
+        if not isinstance(topic, str) or not topic:
+            raise MessageFieldError("record", "topic", topic, "a topic name")
+        body = record.get("body")
+        if not isinstance(body, dict):
+            raise MessageFieldError(topic, "body", body, "a JSON object")
+        data = parse_body(topic, body)
+        if data is None:
+            raise MessageError(f"{topic}: a topic outside the message schema; no type reads it")
+        publisher = record.get("publisher")
+        if publisher is not None and not isinstance(publisher, str):
+            raise MessageFieldError(topic, "publisher", publisher, "a string or null")
+        seq = record.get("seq")
+        if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool) or seq < 0):
+            raise MessageFieldError(topic, "seq", seq, "an integer ≥ 0 or null")
+        return cls(
+            topic=topic,
+            data=data,
+            publisher=publisher,
+            seq=seq,
+            source_time=_time(record, "source_time", topic),
+            publish_time=_time(record, "publish_time", topic),
+            recv_time=_time(record, "recv_time", topic),
+        )
+
+
+def _time(record: dict[str, Any], name: str, topic: str) -> float | None:
+    value = record.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise MessageFieldError(topic, name, value, "a finite number or null")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class SkippedRecord:
+    """A line of a JSON-lines file that was left out: not JSON, or a body that failed
+    validation (``reason`` is the :class:`~runtime.messages.MessageFieldError`'s text)."""
+
+    path: Path
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordFile:
+    """The valid records of one JSON-lines file, and the lines that were skipped."""
+
+    records: list[SessionRecord]
+    skipped: list[SkippedRecord]
+
+
+def read_records(path: Path | str) -> RecordFile:
+    """The records of a JSON-lines file with their typed bodies.
+
+    A torn last line is skipped (as by :func:`iter_jsonl`). Any other line that is not JSON,
+    or whose body fails validation, is skipped and counted in ``skipped``, and logged with
+    the file, the line number and what is wrong (the first few one by one, then a total).
+    """
+    path = Path(path)
+    records: list[SessionRecord] = []
+    skipped: list[SkippedRecord] = []
+    for number, raw in _json_lines(path):
+        try:
+            if raw is None:
+                raise MessageError("not valid JSON")
+            records.append(SessionRecord.from_json(raw))
+        except MessageError as exc:
+            skipped.append(SkippedRecord(path, number, str(exc)))
+            if len(skipped) <= _LOGGED_BAD_LINES:
+                logger.warning("recorder: %s, line %d: skipped a record: %s", path, number, exc)
+    if len(skipped) > _LOGGED_BAD_LINES:
+        logger.warning(
+            "recorder: %s: skipped %d records in all (lines %d … %d); the first %d are logged",
+            path, len(skipped), skipped[0].line, skipped[-1].line, _LOGGED_BAD_LINES,
+        )
+    return RecordFile(records, skipped)
 
 
 @dataclass
 class RecordedSession:
-    """A session directory, loaded: metadata, raw samples per preset, and the bus messages."""
+    """A session directory, loaded: metadata, raw samples per preset, and the bus messages
+    (each a :class:`SessionRecord` with its typed body). ``skipped`` lists the lines of the
+    JSON-lines files that were left out (see :func:`read_records`)."""
 
     directory: Path
     metadata: dict[str, Any]
     raw: dict[str, np.ndarray] = field(default_factory=dict)
-    features: list[dict[str, Any]] = field(default_factory=list)
-    control: list[dict[str, Any]] = field(default_factory=list)
-    decisions: list[dict[str, Any]] = field(default_factory=list)
-    markers: list[dict[str, Any]] = field(default_factory=list)
-    status: list[dict[str, Any]] = field(default_factory=list)
-    model: list[dict[str, Any]] = field(default_factory=list)
+    features: list[SessionRecord] = field(default_factory=list)
+    control: list[SessionRecord] = field(default_factory=list)
+    decisions: list[SessionRecord] = field(default_factory=list)
+    markers: list[SessionRecord] = field(default_factory=list)
+    status: list[SessionRecord] = field(default_factory=list)
+    model: list[SessionRecord] = field(default_factory=list)
+    skipped: list[SkippedRecord] = field(default_factory=list)
 
     def layout(self, preset: str = "default") -> dict[str, Any]:
         """The row layout of a preset (``drivers.StreamLayout.to_dict()``)."""
@@ -143,10 +266,8 @@ class RecordedSession:
         """Marker value → label, from the recorded ``marker`` messages."""
         labels: dict[float, str] = {}
         for record in self.markers:
-            body = record.get("body", {})
-            value = body.get("value")
-            if isinstance(value, int | float) and value:
-                labels[float(value)] = str(body.get("label", f"marker {value:g}"))
+            if isinstance(record.data, Marker):
+                labels[record.data.value] = record.data.label
         return labels
 
 
@@ -185,5 +306,7 @@ def load_session(directory: Path | str, *, raw: bool = True) -> RecordedSession:
         "model.status": "model",
     }
     for name, prefix in by_file.items():
-        setattr(session, attribute[prefix], read_jsonl(directory / name))
+        loaded = read_records(directory / name)
+        setattr(session, attribute[prefix], loaded.records)
+        session.skipped.extend(loaded.skipped)
     return session

@@ -4,9 +4,12 @@ It subscribes to ``raw.board.<preset>`` (every row of every preset, exactly as B
 returned it; the driver publishes these when a recorder runs), ``features``, ``control``,
 ``decision``, ``marker``, ``status.*`` and ``model.status``. Raw rows go to BrainFlow-format
 text files (``raw.csv``, ``raw.aux.csv``: what the playback board replays as they are), the
-rest to JSON-lines files, and ``session.json`` holds the metadata. After each batch of
-messages every file that changed is fsynced, so a ``kill -9`` loses at most the chunk being
-written (a torn last line, which the readers skip).
+rest to JSON-lines files (bodies as they came), and ``session.json`` holds the metadata
+(each preset's rate, rows and layout, from its first
+:class:`~runtime.messages.RawBoardChunk`). The recorder's own status and events are
+:class:`~runtime.messages.RecorderStatus`. After each batch of messages every file that
+changed is fsynced, so a ``kill -9`` loses at most the chunk being written (a torn last
+line, which the readers skip).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 from runtime.bus import BusPublisher, BusSubscriber, Message
 from runtime.config import Config
 from runtime.errors import ConfigError
+from runtime.messages import BusCounters, RawBoardChunk, RecorderStatus
 from runtime.recorder._files import (
     JSONL_FILES,
     METADATA_FILE,
@@ -152,28 +156,31 @@ class RecorderStage:
             self._file(files, name).append(json_line(message_record(message, time.time())))
 
     def _record_raw(self, message: Message, files: dict[str, AppendFile], own_id: str) -> None:
-        body, data = message.body, message.array
-        preset = str(body.get("preset", message.topic.removeprefix("raw.board.")))
-        num_rows = body.get("num_rows")
+        chunk, data = message.data, message.array
+        if not isinstance(chunk, RawBoardChunk):  # the bus types every raw.board.* body
+            return
+        preset, num_rows = chunk.preset, chunk.num_rows
         if data is None or data.ndim != 2 or data.shape[0] != num_rows or data.shape[1] == 0:
             shape = None if data is None else data.shape
             self._event(files, own_id, "rejected", preset=preset, shape=shape, num_rows=num_rows)
             return
         known = self._metadata_presets().get(preset)
         if known is None:
-            self._add_preset(preset, body)
+            self._add_preset(chunk)
         elif known["num_rows"] != num_rows:
             self._event(
                 files, own_id, "rejected", preset=preset, num_rows=num_rows,
                 expected_rows=known["num_rows"],
             )
             return
-        first = int(body.get("first_index", 0))
+        first = chunk.first_index
         expected = self._expected_index.get(preset)
         if expected is not None and first > expected:
             lost = first - expected
             self.lost_samples[preset] = self.lost_samples.get(preset, 0) + lost
-            self._event(files, own_id, "lost", preset=preset, samples=lost, first_index=first)
+            self._event(
+                files, own_id, "lost", preset=preset, missed_samples=lost, first_index=first
+            )
         elif expected is not None and first < expected:
             self._event(files, own_id, "driver-restarted", preset=preset, first_index=first)
         self._expected_index[preset] = first + data.shape[1]
@@ -185,21 +192,45 @@ class RecorderStage:
         presets: dict[str, Any] = self._metadata["presets"]
         return presets
 
-    def _add_preset(self, preset: str, body: Any) -> None:
+    def _add_preset(self, chunk: RawBoardChunk) -> None:
         assert self._metadata is not None
-        self._metadata_presets()[preset] = {
-            "file": raw_file_name(preset),
-            "fs": body.get("fs"),
-            "num_rows": body.get("num_rows"),
-            "layout": body.get("layout", {}),
+        self._metadata_presets()[chunk.preset] = {
+            "file": raw_file_name(chunk.preset),
+            "fs": chunk.fs,
+            "num_rows": chunk.num_rows,
+            "layout": dict(chunk.layout or {}),
         }
         write_json_atomic(self.directory / METADATA_FILE, self._metadata)
-        logger.info("recorder: %s preset → %s", preset, raw_file_name(preset))
+        logger.info("recorder: %s preset → %s", chunk.preset, raw_file_name(chunk.preset))
+
+    def _status_body(
+        self,
+        state: str,
+        files: dict[str, AppendFile],
+        *,
+        bus: BusCounters | None = None,
+        event: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> RecorderStatus:
+        """The recorder's status: its counters, and for an event what happened
+        (``details``, e.g. the preset and the samples missed, kept as extra fields)."""
+        return RecorderStatus(
+            component="recorder",
+            state=state,
+            directory=str(self.directory),
+            samples=dict(self.samples),
+            lost_samples=dict(self.lost_samples),
+            messages=self.messages,
+            bytes=sum(f.bytes_written for f in files.values()),
+            bus=bus,
+            event=event,
+            extra=details or {},
+        )
 
     def _event(self, files: dict[str, AppendFile], own_id: str, event: str, **fields: Any) -> None:
         """A recorder event, written straight into status.jsonl (and logged)."""
         logger.warning("recorder: %s %s", event, fields)
-        body = {"component": "recorder", "state": "recording", "event": event, **fields}
+        body = self._status_body("recording", files, event=event, details=fields)
         record = {
             "topic": "status.recorder",
             "publisher": own_id,
@@ -207,7 +238,7 @@ class RecorderStage:
             "source_time": None,
             "publish_time": time.time(),
             "recv_time": time.time(),
-            "body": body,
+            "body": body.to_dict(),
         }
         self._file(files, JSONL_FILES["status."]).append(json_line(record))
 
@@ -229,16 +260,5 @@ class RecorderStage:
         files: dict[str, AppendFile],
         state: str,
     ) -> None:
-        publisher.publish(
-            "status.recorder",
-            {
-                "component": "recorder",
-                "state": state,
-                "directory": str(self.directory),
-                "samples": dict(self.samples),
-                "lost_samples": dict(self.lost_samples),
-                "messages": self.messages,
-                "bytes": sum(f.bytes_written for f in files.values()),
-                "bus": subscriber.stats.to_dict(),
-            },
-        )
+        counters = BusCounters.from_dict(subscriber.stats.to_dict(), "status.recorder")
+        publisher.publish("status.recorder", self._status_body(state, files, bus=counters))

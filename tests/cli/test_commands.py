@@ -12,6 +12,7 @@ import pytest
 
 from runtime.bus import BusPublisher
 from runtime.cli import main
+from runtime.messages import Control
 from tests.features.conftest import package_file
 
 
@@ -82,8 +83,10 @@ def test_watch_prints_one_json_object_per_message_and_stops_after_count(broker, 
     publisher = BusPublisher(broker.publish_endpoint, "controller")
     # The broker's last-value cache hands `watch` the newest control as soon as it subscribes.
     end = time.monotonic() + 3
+    control = Control(intensity=1.5, gentle=False, rule="test", safe=False, mode="intensify",
+                      seq=0, ttl_s=1.0, issued_at=1.0, expires_at=2.0)
     while broker.stats.forwarded == 0 and time.monotonic() < end:
-        publisher.publish("control", {"intensity": 1.5, "gentle": False})
+        publisher.publish("control", control)
         time.sleep(0.05)
     code = main(["watch", "control", "--json", "--count", "1", "--timeout", "5",
                  "--endpoint", broker.subscribe_endpoint])
@@ -92,7 +95,26 @@ def test_watch_prints_one_json_object_per_message_and_stops_after_count(broker, 
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
     message = json.loads(lines[0])
-    assert message["topic"] == "control" and message["body"]["intensity"] == 1.5
+    assert message["topic"] == "control" and message["publisher"] == publisher.publisher_id
+    assert message["body"] == control.to_dict()  # printed verbatim, as published
+    assert Control.from_dict(message["body"]) == control
+
+
+def test_watch_summarises_control_from_its_fields(broker, capsys):
+    publisher = BusPublisher(broker.publish_endpoint, "controller")
+    control = Control(intensity=1.25, gentle=True, rule="gentle: stress 0.80 > 0.7",
+                      safe=False, mode="gentle", seq=3, ttl_s=1.0, issued_at=1.0,
+                      expires_at=2.0)
+    end = time.monotonic() + 3
+    while broker.stats.forwarded == 0 and time.monotonic() < end:
+        publisher.publish("control", control)
+        time.sleep(0.05)
+    code = main(["watch", "control", "--count", "1", "--timeout", "5",
+                 "--endpoint", broker.subscribe_endpoint])
+    publisher.close()
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "intensity=1.250 gentle=True mode=gentle rule='gentle: stress 0.80 > 0.7'" in out
 
 
 def test_watch_times_out_with_exit_1_when_nothing_comes(broker, capsys):

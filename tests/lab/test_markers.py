@@ -45,7 +45,7 @@ def test_empty_label_is_refused():
 
 def test_markers_reach_the_bus_the_recording_and_the_board_marker_row(recorded_session):
     session = load_session(recorded_session.directory)
-    recorded = [(r["body"]["label"], r["body"]["value"]) for r in session.markers]
+    recorded = [(r.data.label, r.data.value) for r in session.markers]
     assert recorded == [(label, marker_value(label)) for label in MARKERS]
     assert [e.label for e in recorded_session.markers] == list(MARKERS)
     layout = session.layout("default")

@@ -16,17 +16,39 @@ from rich.console import Console
 
 from runtime.bus import BusSubscriber, decode, encode
 from runtime.cli import main
+from runtime.messages import (
+    AttentionFeature,
+    Body,
+    Control,
+    DaemonStatus,
+    Decision,
+    DriverStatus,
+    Marker,
+    RawChunk,
+    StageHealth,
+    StressFeature,
+)
 from runtime.monitor import MonitorState, render_monitor
 from tests.conftest import free_tcp_port
 from tests.daemon._helpers import DaemonProcess, write_config
 
+#: What every estimate carries besides its level (a 2 s window every 0.5 s, calibrated).
+_WINDOW = {"sample_index": 500, "time_s": 2.0, "window_s": 2.0, "hop_s": 0.5,
+           "calibrated": True}
 
-def _message(topic: str, body: dict, array: np.ndarray | None = None, seq: int = 0,
+
+def _message(topic: str, body: Body, array: np.ndarray | None = None, seq: int = 0,
              publish_time: float | None = None):
     """A message as the bus delivers it (the real envelope, encoded and decoded)."""
-    frames = encode(topic, body, publisher="test-1", seq=seq, array=array,
+    frames = encode(topic, body.to_dict(), publisher="test-1", seq=seq, array=array,
                     publish_time=publish_time)
     return decode([bytes(f) for f in frames])
+
+
+def _screen(state: MonitorState, now: float) -> str:
+    console = Console(record=True, width=110, color_system=None)
+    console.print(render_monitor(state, now=now))
+    return console.export_text()
 
 
 def test_state_and_screen_follow_the_messages():
@@ -34,36 +56,65 @@ def test_state_and_screen_follow_the_messages():
     state = MonitorState(endpoint="tcp://127.0.0.1:1")
     rng = np.random.default_rng(3)
     eeg = rng.normal(0, 12.5, (2, 500)).astype(np.float32)
-    state.observe(_message("raw.eeg", {"channels": ["Fz", "Cz"], "fs": 250.0}, eeg))
-    state.observe(_message("features.attention", {
-        "kind": "attention", "attention": 0.82, "valid": True, "quality": 0.5,
-        "channels_used": ["Fz"], "channels_bad": {"Cz": "railed"}, "channels_warn": {}}))
-    state.observe(_message("features.stress", {"kind": "stress", "stress": 0.4,
-                                                "valid": False, "reason": "too-few-beats"}))
-    state.observe(_message("control", {
-        "intensity": 1.5, "gentle": False, "mode": "intensify", "safe": False,
-        "rule": "intensify: attention 0.82 > 0.8, stress 0.20 < 0.3",
-        "expires_at": now + 1.0, "sample_time": now - 0.010}, publish_time=now))
-    state.observe(_message("decision", {"option": "hold", "resolver": "ethics",
-                                        "explanation": "conflict"}))
-    state.observe(_message("marker", {"label": "eyes closed", "value": 7.0, "time": now}))
-    state.observe(_message("status.driver", {"component": "driver", "state": "stalled",
-                                             "board": "cyton", "dropped": {"default": 3}}))
-    state.observe(_message("status.daemon", {"component": "daemon", "state": "running",
-                                             "stages": {"driver": {"alive": True,
-                                                                   "restarts": 2}}}))
+    state.observe(_message("raw.eeg", RawChunk(preset="default", fs=250.0,
+                                               channels=("Fz", "Cz"), first_index=0), eeg))
+    state.observe(_message("features.attention", AttentionFeature(
+        **_WINDOW, valid=True, reason="", quality=0.5, attention=0.82,
+        channels_used=("Fz",), channels_bad={"Cz": "railed"})))
+    state.observe(_message("features.stress", StressFeature(
+        **_WINDOW, valid=False, reason="too-few-beats", quality=1.0, stress=0.4)))
+    state.observe(_message("control", Control(
+        intensity=1.5, gentle=False, mode="intensify", safe=False,
+        rule="intensify: attention 0.82 > 0.8, stress 0.20 < 0.3",
+        issued_at=now, ttl_s=1.0, expires_at=now + 1.0, sample_time=now - 0.010),
+        publish_time=now))
+    state.observe(_message("decision", Decision(
+        option="hold", index=0, probabilities=(0.5, 0.5), options=("hold", "pause"), seed=1,
+        latency_ms=0.2, explanation="conflict", conflict_kind="attention-vs-stress",
+        resolver="ethics")))
+    state.observe(_message("marker", Marker(label="eyes closed", value=7.0, time=now)))
+    state.observe(_message("status.driver", DriverStatus(
+        component="driver", state="stalled", board="cyton", dropped={"default": 3})))
+    state.observe(_message("status.daemon", DaemonStatus(
+        component="daemon", state="running",
+        stages={"driver": StageHealth(alive=True, restarts=2)})))
     channels = {c.name: c for c in state.channels()}
     assert channels["Fz"].state == "ok" and channels["Cz"].state == "railed"
     assert channels["Fz"].rms_uv == pytest.approx(float(np.std(eeg[0])), rel=1e-6)
     median, _ = state.latency_summary()
     assert median == pytest.approx(10.0, abs=1.0)
-    console = Console(record=True, width=110, color_system=None)
-    console.print(render_monitor(state, now=now))
-    screen = console.export_text()
-    for text in ("0.82  valid", "invalid: too-few-beats", "intensify", "1.500",
+    screen = _screen(state, now)
+    for text in ("0.82  valid", "0.40  invalid: too-few-beats", "intensify", "1.500",
                  "intensify: attention 0.82 > 0.8", "railed", "stalled", "board 3",
-                 "×2 restarts", "decision: hold", "marker: eyes closed", "median 10 ms"):
+                 "×2 restarts", "decision: hold (ethics) conflict", "marker: eyes closed (7.0)",
+                 "median 10 ms", "board cyton"):
         assert text in screen, f"{text!r} not on the screen:\n{screen}"
+
+
+def test_a_restart_report_changes_the_state_and_keeps_the_counters():
+    now = time.time()
+    state = MonitorState(endpoint="tcp://127.0.0.1:1")
+    state.observe(_message("status.daemon", DaemonStatus(component="daemon", state="running")))
+    state.observe(_message("status.driver", DriverStatus(
+        component="driver", state="streaming", board="cyton", samples={"default": 1250},
+        dropped={"default": 3})))
+    # The supervisor's report: only who, the new state and the failure.
+    state.observe(_message("status.driver", DriverStatus(
+        component="driver", state="reconnecting", error="DeviceLostError: gone",
+        retry_in_s=0.5)))
+    driver = state.components["driver"]
+    assert isinstance(driver, DriverStatus)
+    assert (driver.state, driver.error, driver.board) == ("reconnecting",
+                                                          "DeviceLostError: gone", "cyton")
+    assert driver.samples == {"default": 1250} and driver.dropped == {"default": 3}
+    screen = _screen(state, now)
+    for text in ("device  reconnecting  board cyton", "default 1250", "board 3"):
+        assert text in screen, f"{text!r} not on the screen:\n{screen}"
+    # A heartbeat (no error) replaces the status as it is.
+    state.observe(_message("status.driver", DriverStatus(
+        component="driver", state="streaming", board="cyton", samples={"default": 10})))
+    assert state.components["driver"].samples == {"default": 10}
+    assert state.components["driver"].error is None
 
 
 def test_monitor_once_without_a_daemon(capsys):
@@ -125,7 +176,8 @@ def test_monitor_in_a_real_terminal_against_a_real_daemon(tmp_path):
         while True:
             message = witness.recv(timeout_s=max(0.0, end - time.monotonic()))
             if message is not None:
-                controls.append((time.monotonic(), str(message.body["mode"])))
+                assert isinstance(message.data, Control)
+                controls.append((time.monotonic(), message.data.mode))
             elif time.monotonic() >= end:
                 break
         screen = _tmux(socket, "capture-pane", "-p", "-t", session)

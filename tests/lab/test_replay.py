@@ -63,8 +63,11 @@ def test_replay_runs_the_pipeline_and_reproduces_the_samples(recorded_session, t
     np.testing.assert_array_equal(replayed.raw["default"][rows], original.raw["default"][rows])
     assert np.count_nonzero(original.raw["default"][31]) == 2
     assert np.count_nonzero(replayed.raw["default"][31]) == 0
-    kinds = {r["body"]["kind"] for r in replayed.features}
+    kinds = {r.data.kind for r in replayed.features}
     assert "attention" in kinds
+    assert replayed.skipped == []  # the replay's messages validate as they are recorded
+    assert sum(result.modes.values()) == result.controls  # each control counted by its mode
+    assert set(result.modes) <= {r.data.mode for r in replayed.control}
     assert replayed.metadata["board"] == "playback"
     assert replayed.metadata["master_board"] == "synthetic"
 

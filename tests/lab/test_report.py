@@ -7,9 +7,11 @@ import io
 import re
 
 import matplotlib.image
+import numpy as np
 
 from runtime.cli import main
 from runtime.lab import build_timeline
+from runtime.messages import AttentionFeature
 from runtime.recorder import load_session
 from tests.lab.conftest import MARKERS
 
@@ -35,9 +37,17 @@ def test_report_is_self_contained_html_with_the_figure(recorded_session, tmp_pat
 def test_timeline_follows_the_recorded_messages(recorded_session):
     session = load_session(recorded_session.directory)
     timeline = build_timeline(session)
-    attention = [r for r in session.features if r["body"]["kind"] == "attention"]
+    attention = [r.data for r in session.features if isinstance(r.data, AttentionFeature)]
     assert timeline.attention.t_s.size == len(attention)
-    assert timeline.intensity.t_s.size == len(session.control)
+    np.testing.assert_array_equal(timeline.attention.valid,
+                                  [a.valid and a.calibrated for a in attention])
+    np.testing.assert_array_equal(timeline.attention.value,
+                                  [np.nan if a.attention is None else a.attention
+                                   for a in attention])
+    controls = [r.data for r in session.control]
+    assert timeline.intensity.t_s.size == len(controls)
+    np.testing.assert_array_equal(timeline.intensity.value, [c.intensity for c in controls])
+    assert [mode for _, mode in timeline.modes][:1] == [controls[0].mode]
     assert [label for _, label in timeline.markers] == list(MARKERS)
     assert all(0 <= t <= timeline.duration_s for t, _ in timeline.markers)
     assert timeline.quality_bad.shape == (16, len(attention))
