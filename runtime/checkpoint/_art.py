@@ -49,7 +49,7 @@ _ASPECT = (FIGURE_IN[0] * 0.94) / (FIGURE_IN[1] * 0.74)
 
 _LEGEND = {
     "outlier": "outlier weight: a seam through where it was",
-    "non_finite": "NaN / inf: a gold-filled loss",
+    "nonfinite": "NaN / inf: a gold-filled loss",
     "exploding_norm": "exploding norm: a seam across, gilded rim",
     "vanishing_norm": "vanishing norm: a seam across, faded glaze",
     "dead_unit": "dead unit: a seam along its row",
@@ -93,7 +93,7 @@ def tiles_from_scan(scan: ScanResult) -> list[Tile]:
         for row in _spread(finding.dead_rows, 4):
             seams.append(Seam("dead_unit", 0.5, _row_position(int(row), finding.shape)))
         for flat in _spread(finding.nonfinite, SEAMS_PER_TILE // 2):
-            seams.append(Seam("non_finite", *_position(int(flat), finding.shape), width=1.1))
+            seams.append(Seam("nonfinite", *_position(int(flat), finding.shape), width=1.1))
         budget = max(SEAMS_PER_TILE - len(seams), 0)
         order = np.argsort(-finding.outlier_z, kind="stable")[:budget]
         threshold = scan.config.threshold
@@ -248,7 +248,7 @@ def _draw_one(
         length = None if first else side * rng.uniform(0.3, 0.6) * min(seam.width, 1.5)
         path = crack_path(rng, x, y, box, wander=0.5, max_length=length)
     draw_seam(ax, path, clip, width=width, age=seam.age)
-    if seam.kind == "non_finite":
+    if seam.kind == "nonfinite":
         draw_gold_fill(ax, x, y, 0.045 * side, rng, clip)
 
 
@@ -272,7 +272,7 @@ def _legend(fig: Figure, kinds: set[str]) -> None:
             [],
             color=tuple(GOLD),
             linewidth=2.4,
-            marker="o" if kind == "non_finite" else None,
+            marker="o" if kind == "nonfinite" else None,
             markersize=6,
             markerfacecolor=tuple(GOLD),
             markeredgecolor=GOLD_LIGHT,

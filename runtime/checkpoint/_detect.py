@@ -2,7 +2,8 @@
 
 Kinds (``FRACTURE_KINDS``), each judged robustly so one broken value cannot hide another:
 
-- ``non_finite``: a NaN or ±inf element.
+- ``nonfinite``: a NaN or ±inf element (spelled ``non_finite`` before; the repair-log
+  reader still reads that spelling).
 - ``outlier``: an element whose robust z, ``|w - median| / scale``, exceeds the threshold.
   ``scale`` is the tensor's ``1.4826 * MAD``, floored at the model's typical scale (the
   median of that quantity over tensors of at least ``min_numel`` elements). The floor is
@@ -45,7 +46,7 @@ from runtime.errors import ConfigError
 logger = logging.getLogger("runtime.checkpoint")
 
 FRACTURE_KINDS: tuple[str, ...] = (
-    "non_finite",
+    "nonfinite",
     "outlier",
     "exploding_norm",
     "vanishing_norm",
@@ -86,12 +87,12 @@ class ScanConfig:
 class Fracture:
     """One reported fracture.
 
-    ``index`` is the element's index (one int per dimension) for ``non_finite`` and
+    ``index`` is the element's index (one int per dimension) for ``nonfinite`` and
     ``outlier``, ``(row,)`` for ``dead_unit`` and ``None`` for the norm kinds. ``value`` is
     the element's value, the row's largest magnitude, or the tensor's inlier RMS. ``score``
     is the robust z (``outlier``), the signed distance in decades from the role's typical
     RMS (norm kinds), the row's magnitude relative to the median row (``dead_unit``), and
-    ``None`` for ``non_finite``.
+    ``None`` for ``nonfinite``.
     """
 
     id: int
@@ -140,7 +141,7 @@ class TensorFindings:
     def counts(self) -> dict[str, int]:
         """Fractures of each kind in this tensor."""
         counts = {
-            "non_finite": int(self.nonfinite.size),
+            "nonfinite": int(self.nonfinite.size),
             "outlier": int(self.outliers.size),
             "exploding_norm": int(self.norm_kind == "exploding_norm"),
             "vanishing_norm": int(self.norm_kind == "vanishing_norm"),
@@ -385,7 +386,7 @@ def _number(
         flat = arrays[tensor.name]
         shape = tensor.shape
         for kind, indices, scores in (
-            ("non_finite", tensor.nonfinite, None),
+            ("nonfinite", tensor.nonfinite, None),
             ("outlier", tensor.outliers, tensor.outlier_z),
         ):
             for position, flat_index in enumerate(indices[:cap]):

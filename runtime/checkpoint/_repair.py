@@ -2,7 +2,7 @@
 
 Each pass scans, then for every selected fracture:
 
-- ``non_finite`` → the tensor's centre (median of its finite values; 0 if it has none);
+- ``nonfinite`` → the tensor's centre (median of its finite values; 0 if it has none);
 - ``outlier`` → ``w / φ + centre · (1 - 1/φ)``: keeps 1/φ ≈ 61.8 % of the weight's distance
   from the centre, so a gross outlier needs several passes (each pass re-scans);
 - ``exploding_norm`` / ``vanishing_norm`` → the whole tensor is scaled so that its inlier
@@ -46,7 +46,7 @@ logger = logging.getLogger("runtime.checkpoint")
 #: (``runtime.golden.KEEP_FRACTION``, under the name this package has always exported).
 KEEP = KEEP_FRACTION
 
-_REPAIRABLE = ("non_finite", "outlier", "exploding_norm", "vanishing_norm")
+_REPAIRABLE = ("nonfinite", "outlier", "exploding_norm", "vanishing_norm")
 
 #: Pass cap of ``kintsugi golden-repair`` when ``--passes`` is not given: enough for an
 #: outlier at any finite float32 value (up to 3.4e38) to come under the default threshold
@@ -207,9 +207,9 @@ def _apply_pass(
         work[finding.name] = new
         done_aliases[alias] = new
         changed = True
-        _record(finding, pass_number, "non_finite", nonfinite, before, after, actions, config)
+        _record(finding, pass_number, "nonfinite", nonfinite, before, after, actions, config)
         _record(finding, pass_number, "outlier", outliers, before, after, actions, config)
-        repaired["non_finite"] += int(nonfinite.size)
+        repaired["nonfinite"] += int(nonfinite.size)
         repaired["outlier"] += int(outliers.size)
         if norm:
             kind = finding.norm_kind or "exploding_norm"
@@ -233,9 +233,9 @@ def _select(
     if target.kind in ("exploding_norm", "vanishing_norm"):
         return none, none, finding.norm_kind == target.kind
     flat = _flat_index(target.index or (), finding.shape)
-    pool = finding.nonfinite if target.kind == "non_finite" else finding.outliers
+    pool = finding.nonfinite if target.kind == "nonfinite" else finding.outliers
     hit = pool[pool == flat]
-    return (hit, none, False) if target.kind == "non_finite" else (none, hit, False)
+    return (hit, none, False) if target.kind == "nonfinite" else (none, hit, False)
 
 
 def _repairable_left(scan: ScanResult, target: Fracture | None) -> bool:

@@ -5,10 +5,11 @@ Accepted record shapes (unknown keys are ignored in both):
 1. One fracture kind per line::
 
        {"tensor": "encoder.0.weight", "kind": "outlier", "count": 3, "step": 120}
-       {"module": "encoder.0", "kind": "non_finite", "index": [4, 17], "step": 121}
+       {"module": "encoder.0", "kind": "nonfinite", "index": [4, 17], "step": 121}
 
    ``tensor`` or ``module`` (or ``name``) names where it happened; ``kind`` is any string
-   (the checkpoint kinds are drawn with their own seam style, others as plain seams);
+   (the checkpoint kinds are drawn with their own seam style, others as plain seams; the
+   old spelling ``non_finite`` is read as ``nonfinite``);
    ``count`` (default 1) or ``index`` (an int or a list of ints) says how many or where;
    ``step`` is optional (the line number is used without it); ``numel`` or ``shape``, if
    present, place an ``index`` inside its tile (and size the tile).
@@ -16,8 +17,9 @@ Accepted record shapes (unknown keys are ignored in both):
 
        {"step": 40, "module": "blocks.1.mlp", "nonfinite": 2, "outliers": 17, ...}
 
-   which become a ``non_finite`` record with ``count = nonfinite`` and an ``outlier``
-   record with ``count = outliers`` (zero counts are dropped).
+   which become a ``nonfinite`` record with ``count = nonfinite`` and an ``outlier``
+   record with ``count = outliers`` (zero counts are dropped; a ``non_finite`` count, the
+   old spelling, is read as ``nonfinite``).
 
 A blank line is skipped. A last line that is not valid JSON is a torn write (the writer
 died mid-line) and is skipped with a warning. Invalid JSON on any other line is corruption
@@ -41,7 +43,10 @@ from runtime.checkpoint._errors import CheckpointError
 logger = logging.getLogger("runtime.checkpoint")
 
 _NAME_KEYS = ("tensor", "module", "name")
-_AGGREGATE_KEYS = (("nonfinite", "non_finite"), ("outliers", "outlier"))
+# Count keys of an aggregate event (the first spelling is the one written) → record kind.
+_AGGREGATE_KEYS = ((("nonfinite", "non_finite"), "nonfinite"), (("outliers",), "outlier"))
+# Old spellings of kinds, read as the current one.
+_KIND_ALIASES = {"non_finite": "nonfinite"}
 
 
 @dataclass(frozen=True)
@@ -129,11 +134,13 @@ def _records_from(body: Any, line_number: int) -> list[RepairRecord] | None:
         count = _as_int(body.get("count"), 1)
         if count < 1:
             return []
-        return [RepairRecord(name, body["kind"], count, step, index, shape)]
-    if not any(key in body for key, _ in _AGGREGATE_KEYS):
+        kind = _KIND_ALIASES.get(body["kind"], body["kind"])
+        return [RepairRecord(name, kind, count, step, index, shape)]
+    if not any(key in body for keys, _ in _AGGREGATE_KEYS for key in keys):
         return None
     records = []
-    for key, kind in _AGGREGATE_KEYS:
+    for keys, kind in _AGGREGATE_KEYS:
+        key = next((k for k in keys if k in body), keys[0])
         count = _as_int(body.get(key), 0)
         if count > 0:
             records.append(RepairRecord(name, kind, count, step, None, shape))

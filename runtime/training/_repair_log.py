@@ -54,7 +54,10 @@ class RepairEvent:
 
     @classmethod
     def from_dict(cls, body: dict[str, Any]) -> RepairEvent:
-        """Build from :meth:`to_dict` output; unknown keys are ignored."""
+        """Build from :meth:`to_dict` output; unknown keys are ignored, and ``non_finite``
+        (an old spelling) is read as ``nonfinite``."""
+        if "non_finite" in body and "nonfinite" not in body:
+            body = {**body, "nonfinite": body["non_finite"]}
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in body.items() if k in known})
 

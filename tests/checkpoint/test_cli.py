@@ -81,7 +81,7 @@ def test_detect_clean_exits_0(clean_path: Path, capsys: pytest.CaptureFixture[st
 def test_detect_broken_table_exits_1(broken_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fracture-detect", "--input", str(broken_path)]) == _exit.FOUND
     out = capsys.readouterr().out
-    assert "non_finite" in out and "[2, 3]" in out
+    assert "nonfinite" in out and "[2, 3]" in out
     assert "outlier" in out and "[1, 5]" in out
     assert "dead_unit" in out and "3 fractures" in out
 
@@ -92,7 +92,7 @@ def test_detect_json_document(broken_path: Path, capsys: pytest.CaptureFixture[s
     assert document["count"] == 3 == len(document["fractures"])
     assert document["input"] == str(broken_path)
     assert [(f["id"], f["kind"], f["tensor"], f["index"]) for f in document["fractures"]] == [
-        (1, "non_finite", "0.weight", [2, 3]),
+        (1, "nonfinite", "0.weight", [2, 3]),
         (2, "outlier", "2.weight", [1, 5]),
         (3, "dead_unit", "4.weight", [4]),
     ]
@@ -104,7 +104,7 @@ def test_detect_threshold_flag(broken_path: Path, capsys: pytest.CaptureFixture[
     code = main(["fracture-detect", "--input", str(broken_path), "--threshold", "1e6", "--json"])
     assert code == _exit.FOUND
     kinds = {f["kind"] for f in _strict_json(capsys.readouterr().out)["fractures"]}
-    assert kinds == {"non_finite", "dead_unit"}  # the outlier is under a threshold of 1e6
+    assert kinds == {"nonfinite", "dead_unit"}  # the outlier is under a threshold of 1e6
 
 
 @pytest.mark.parametrize(
@@ -223,8 +223,8 @@ def test_repair_one_by_id_json(
     argv = ["golden-repair", "--input", str(broken_path), "-o", str(fixed), "--fracture-id", "1"]
     assert main([*argv, "--json"]) == _exit.OK
     report = _strict_json(capsys.readouterr().out)
-    assert report["target"]["kind"] == "non_finite" and report["target_fixed"] is True
-    assert report["repaired"]["by_kind"]["non_finite"] == 1
+    assert report["target"]["kind"] == "nonfinite" and report["target_fixed"] is True
+    assert report["repaired"]["by_kind"]["nonfinite"] == 1
     assert report["remaining"]["count"] == 2
     assert report["checks"]["reloaded"] is True
     before = torch.load(broken_path, weights_only=True)

@@ -54,18 +54,18 @@ def test_trained_models_larger_and_longer_report_no_fractures(
     assert scan_tensors(model.state_dict()).count == 0
 
 
-def test_non_finite_values_found_at_their_index() -> None:
+def test_nonfinite_values_found_at_their_index() -> None:
     state = _clone(build("cnn", 32, 0))
     state["0.weight"][2, 1, 0, 2] = float("nan")
     state["3.weight"][5, 0, 1, 1] = float("inf")
     state["8.bias"][7] = -float("inf")
     scan = scan_tensors(state)
-    assert _found(scan, "non_finite") == {
+    assert _found(scan, "nonfinite") == {
         ("0.weight", (2, 1, 0, 2)),
         ("3.weight", (5, 0, 1, 1)),
         ("8.bias", (7,)),
     }
-    values = {f.index: f.value for f in scan.fractures if f.kind == "non_finite"}
+    values = {f.index: f.value for f in scan.fractures if f.kind == "nonfinite"}
     assert math.isnan(values[(2, 1, 0, 2)])
     assert values[(5, 0, 1, 1)] == math.inf
     assert values[(7,)] == -math.inf
@@ -207,7 +207,7 @@ def test_half_precision_and_double_tensors(dtype: torch.dtype) -> None:
     state["0.weight"][1, 2] = float("nan")
     state["2.weight"][4, 5] = 1000.0
     scan = scan_tensors(state)
-    assert _found(scan, "non_finite") == {("0.weight", (1, 2))}
+    assert _found(scan, "nonfinite") == {("0.weight", (1, 2))}
     assert _found(scan, "outlier") == {("2.weight", (4, 5))}
 
 
@@ -216,12 +216,12 @@ def test_list_is_capped_per_tensor_but_everything_is_counted() -> None:
     flat = state["0.weight"].view(-1)
     flat[torch.arange(0, 1000 * 7, 7)] = float("nan")
     scan = scan_tensors(state, ScanConfig(max_per_tensor=5))
-    listed = [f for f in scan.fractures if f.kind == "non_finite"]
+    listed = [f for f in scan.fractures if f.kind == "nonfinite"]
     assert len(listed) == 5
     assert [f.index for f in listed][:2] == [(0, 0), (0, 7)]  # the first ones, in order
     assert scan.count == 1000
     assert scan.omitted == [
-        {"tensor": "0.weight", "kind": "non_finite", "count": 1000, "reported": 5}
+        {"tensor": "0.weight", "kind": "nonfinite", "count": 1000, "reported": 5}
     ]
     assert [f.id for f in scan.fractures] == list(range(1, len(scan.fractures) + 1))
 
@@ -237,7 +237,7 @@ def test_scan_document_schema() -> None:
     assert fracture == {
         "id": 1,
         "tensor": "0.weight",
-        "kind": "non_finite",
+        "kind": "nonfinite",
         "index": [0, 1],
         "value": "inf",
         "score": None,

@@ -88,7 +88,7 @@ def test_blend_follows_the_formula_and_touches_nothing_else() -> None:
         assert torch.allclose(state[name], before[name], rtol=0, atol=0, equal_nan=True)
         if name != "0.weight":
             assert result.tensors[name] is state[name]  # untouched tensors pass through
-    assert result.repaired["non_finite"] == 1 and result.repaired["outlier"] == 1
+    assert result.repaired["nonfinite"] == 1 and result.repaired["outlier"] == 1
 
 
 def test_passes_bring_a_gross_outlier_home() -> None:
@@ -260,5 +260,5 @@ def test_an_all_nan_tensor_is_replaced_by_zero() -> None:
     state["2.bias"][:] = float("nan")
     result = repair_tensors(state)
     assert torch.equal(result.tensors["2.bias"], torch.zeros_like(state["2.bias"]))
-    assert result.repaired["non_finite"] == state["2.bias"].numel()
+    assert result.repaired["nonfinite"] == state["2.bias"].numel()
     assert result.remaining.clean

@@ -21,7 +21,7 @@ def test_kind_records_with_count_or_index_and_unknown_keys(tmp_path: Path) -> No
         [
             json.dumps({"tensor": "enc.weight", "kind": "outlier", "count": 3, "step": 10}),
             json.dumps(
-                {"module": "enc", "kind": "non_finite", "index": [4, 17], "step": 11, "why": "x"}
+                {"module": "enc", "kind": "nonfinite", "index": [4, 17], "step": 11, "why": "x"}
             ),
             "",
             json.dumps({"name": "dec.bias", "kind": "custom", "index": 5, "shape": [8]}),
@@ -30,7 +30,7 @@ def test_kind_records_with_count_or_index_and_unknown_keys(tmp_path: Path) -> No
     log = read_repair_log(path)
     assert log.records == [
         RepairRecord("enc.weight", "outlier", 3, 10, None, None),
-        RepairRecord("enc", "non_finite", 1, 11, (4, 17), None),
+        RepairRecord("enc", "nonfinite", 1, 11, (4, 17), None),
         RepairRecord("dec.bias", "custom", 1, 4, (5,), (8,)),  # no step: its line number
     ]
     assert log.repairs == 5 and not log.torn and log.ignored == 0
@@ -51,8 +51,25 @@ def test_training_repair_log_aggregates_are_split_by_kind(tmp_path: Path) -> Non
     quiet = dict(event, step=41, nonfinite=0, outliers=0)
     log = read_repair_log(_write(tmp_path / "r.jsonl", [json.dumps(event), json.dumps(quiet)]))
     assert log.records == [
-        RepairRecord("blocks.1.mlp", "non_finite", 2, 40),
+        RepairRecord("blocks.1.mlp", "nonfinite", 2, 40),
         RepairRecord("blocks.1.mlp", "outlier", 17, 40),
+    ]
+
+
+def test_the_old_non_finite_spelling_is_read_as_nonfinite(tmp_path: Path) -> None:
+    """Logs written before the spelling was settled: a ``non_finite`` kind, and an aggregate
+    event with a ``non_finite`` count, both read as ``nonfinite``."""
+    path = _write(
+        tmp_path / "old.jsonl",
+        [
+            json.dumps({"module": "enc", "kind": "non_finite", "index": [4, 17], "step": 11}),
+            json.dumps({"step": 12, "module": "dec", "non_finite": 3, "outliers": 1}),
+        ],
+    )
+    assert read_repair_log(path).records == [
+        RepairRecord("enc", "nonfinite", 1, 11, (4, 17), None),
+        RepairRecord("dec", "nonfinite", 3, 12),
+        RepairRecord("dec", "outlier", 1, 12),
     ]
 
 
@@ -67,7 +84,7 @@ def test_real_training_repair_log_file_is_read(tmp_path: Path) -> None:
         log.append(training.RepairEvent(step=9, module="fc2", nonfinite=0, outliers=2))
     records = read_repair_log(path).records
     assert [(r.tensor, r.kind, r.count, r.step) for r in records] == [
-        ("fc1", "non_finite", 1, 5),
+        ("fc1", "nonfinite", 1, 5),
         ("fc1", "outlier", 4, 5),
         ("fc2", "outlier", 2, 9),
     ]

@@ -67,6 +67,15 @@ def test_corruption_before_the_last_line_is_an_error(tmp_path):
         RepairLog.load(path)
 
 
+def test_an_event_with_the_old_non_finite_spelling_is_read(tmp_path):
+    path = tmp_path / "old.jsonl"
+    body = {"step": 3, "module": "fc", "non_finite": 5, "outliers": 2}
+    path.write_text(json.dumps(body) + "\n")
+    (loaded,) = RepairLog.load(path).events
+    assert (loaded.step, loaded.module, loaded.nonfinite, loaded.outliers) == (3, "fc", 5, 2)
+    assert "non_finite" not in loaded.to_dict() and loaded.to_dict()["nonfinite"] == 5
+
+
 def test_summary_totals_match_the_events():
     events = [event(s, module="a" if s < 3 else "b", nonfinite=s, outliers=2 * s) for s in range(5)]
     log = RepairLog()
