@@ -1,4 +1,5 @@
-"""Helpers for the emulator tests: free Galea addresses, recording a source's reads."""
+"""Helpers for the emulator tests: free Galea addresses, recording a source's reads, a raw
+BrainFlow session."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
 
 from drivers import BrainFlowSource
 from sim.emulators import GALEA_PORT, StreamingDevice
+
+#: Peak-to-peak of the default 50 µV, 10 Hz test tone sampled at 250 Hz:
+#: 100·max_n sin(2πn/25) = 99.80 µV (its true peaks fall between samples).
+SAMPLED_PTP_UV = 100.0 * float(np.max(np.sin(2 * np.pi * np.arange(25) / 25)))
 
 
 def free_galea_address() -> str:
@@ -26,6 +32,24 @@ def free_galea_address() -> str:
                 continue
         return ip
     raise RuntimeError("no free loopback address for a Galea emulator")
+
+
+def configure_and_stream(
+    board_id: BoardIds, params: BrainFlowInputParams, config: str, seconds: float
+) -> tuple[str, np.ndarray]:
+    """A raw BrainFlow session: prepare it, send ``config``, stream for ``seconds`` of wall
+    time and release it; returns BrainFlow's reply to ``config`` and all the data."""
+    board = BoardShim(int(board_id), params)
+    board.prepare_session()
+    try:
+        reply = board.config_board(config)
+        board.start_stream(45000)
+        time.sleep(seconds)
+        data = board.get_board_data()
+        board.stop_stream()
+    finally:
+        board.release_session()
+    return reply, data
 
 
 @dataclass

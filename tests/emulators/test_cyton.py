@@ -6,18 +6,22 @@ Oracle for amplitudes: a 50 µV, 10 Hz sine sampled at 250 Hz has a peak-to-peak
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
-from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
+from brainflow.board_shim import BoardIds, BrainFlowInputParams
 
 from drivers import BrainFlowSource, SourceSettings, count_dropped
 from sim.emulators import CytonEmulator
 from sim.emulators._cyton_protocol import GRAVITY_G
-from tests.emulators._helpers import rate_hz, record, samples, wait_until
+from tests.emulators._helpers import (
+    SAMPLED_PTP_UV,
+    configure_and_stream,
+    rate_hz,
+    record,
+    samples,
+    wait_until,
+)
 
-SAMPLED_PTP_UV = 100.0 * float(np.max(np.sin(2 * np.pi * np.arange(25) / 25)))
 CYTON_EEG_ROWS = list(range(1, 9))
 
 
@@ -47,22 +51,15 @@ def test_channel_and_impedance_commands_reach_the_board_and_brainflow_tracks_gai
     with CytonEmulator(electrode_impedance_ohm=10_000.0) as emulator:
         params = BrainFlowInputParams()
         params.serial_port = emulator.serial_port
-        board = BoardShim(int(BoardIds.CYTON_BOARD), params)
-        board.prepare_session()
-        try:
-            # Channel 2 at gain 12, channel 3 powered down, lead-off current on channel 4: one
-            # config string (BrainFlow waits ~1 s for the answer to each config_board call).
-            reply = board.config_board("x2050110Xx3160110Xz410Z")
-            assert reply == (
-                "Success: Channel set for 2$$$Success: Channel set for 3$$$"
-                "Success: Lead off set for 4$$$"
-            )
-            board.start_stream(45000)
-            time.sleep(1.5)
-            data = board.get_board_data()
-            board.stop_stream()
-        finally:
-            board.release_session()
+        # Channel 2 at gain 12, channel 3 powered down, lead-off current on channel 4: one
+        # config string (BrainFlow waits ~1 s for the answer to each config_board call).
+        reply, data = configure_and_stream(
+            BoardIds.CYTON_BOARD, params, "x2050110Xx3160110Xz410Z", 1.5
+        )
+        assert reply == (
+            "Success: Channel set for 2$$$Success: Channel set for 3$$$"
+            "Success: Lead off set for 4$$$"
+        )
         assert emulator.board.channels[1].gain == 12
     eeg = data[CYTON_EEG_ROWS, -250:]
     # The board halves its counts at gain 12 and BrainFlow divides by 12: µV are unchanged.

@@ -6,17 +6,20 @@ Oracle for amplitudes: a 50 µV, 10 Hz sine sampled at 250 Hz has a peak-to-peak
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
-from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
+from brainflow.board_shim import BoardIds, BrainFlowInputParams
 
 from drivers import BrainFlowSource, SourceSettings
 from sim.emulators import GaleaEmulator
-from tests.emulators._helpers import rate_hz, record, samples
+from tests.emulators._helpers import (
+    SAMPLED_PTP_UV,
+    configure_and_stream,
+    rate_hz,
+    record,
+    samples,
+)
 
-SAMPLED_PTP_UV = 100.0 * float(np.max(np.sin(2 * np.pi * np.arange(25) / 25)))
 EXG_ROWS = list(range(1, 25))
 # BrainFlow's auxiliary preset rows for Galea (BoardShim.get_board_descr(GALEA, 1)).
 AUX_EDA, AUX_PPG_RED, AUX_PPG_IR, AUX_TEMP, AUX_BATTERY = 1, 3, 4, 5, 6
@@ -61,16 +64,8 @@ def test_channel_commands_change_gain_on_board_and_in_brainflow(galea_ip: str) -
     with GaleaEmulator(ip_address=galea_ip) as emulator:
         params = BrainFlowInputParams()
         params.ip_address = galea_ip
-        board = BoardShim(int(BoardIds.GALEA_BOARD), params)
-        board.prepare_session()
-        try:
-            assert board.config_board("xA040000X") == "A"
-            board.start_stream(45000)
-            time.sleep(1.0)
-            data = board.get_board_data()
-            board.stop_stream()
-        finally:
-            board.release_session()
+        reply, data = configure_and_stream(BoardIds.GALEA_BOARD, params, "xA040000X", 1.0)
+        assert reply == "A"
         assert emulator.board.channels[16].gain == 8
         assert [c.decode() for c in emulator.board.commands[:2]] == ["d", "~6"]
     assert np.ptp(data[17, -200:]) == pytest.approx(SAMPLED_PTP_UV, abs=0.2)
