@@ -65,6 +65,7 @@ with Biofeedback(model, client, repair=False, status_every=1) as bf:
 def measure(seconds: float) -> dict[str, Any]:
     from runtime.bus import BusSubscriber
     from runtime.daemon import Daemon
+    from runtime.messages import AttentionFeature, Control, ModelStatus
 
     bus = loopback_bus()
     config = synthetic_daemon_config(bus)
@@ -103,16 +104,17 @@ def measure(seconds: float) -> dict[str, Any]:
                 message = subscriber.recv(timeout_s=0.5)
                 if message is None:
                     continue
-                now, body = time.time(), message.body
-                trace = body.get("trace") or {}
-                if message.topic == "features.attention":
-                    feature_published[trace.get("raw_seq")] = message.publish_time
+                now, data = time.time(), message.data
+                if isinstance(data, AttentionFeature):
+                    raw_seq = data.trace.raw_seq if data.trace is not None else None
+                    feature_published[raw_seq] = message.publish_time
                     continue
-                if message.topic == "control":
-                    sample_time = body.get("sample_time")
-                    if body.get("trigger") == "feature" and isinstance(sample_time, float):
+                if isinstance(data, Control):
+                    sample_time = data.sample_time
+                    if data.trigger == "feature" and sample_time is not None:
                         received.append((now - sample_time) * 1e3)
-                        feature_time = feature_published.get(trace.get("raw_seq"))
+                        raw_seq = data.trace.raw_seq if data.trace is not None else None
+                        feature_time = feature_published.get(raw_seq)
                         if feature_time is not None:
                             split.append(
                                 (
@@ -122,10 +124,12 @@ def measure(seconds: float) -> dict[str, Any]:
                                 )
                             )
                     continue
-                control = body.get("control") or {}
-                sample_time, applied_at = control.get("sample_time"), body.get("applied_at")
-                steps.append((int(body.get("step", 0)), time.perf_counter()))
-                if isinstance(sample_time, float) and isinstance(applied_at, float):
+                if not isinstance(data, ModelStatus):
+                    continue
+                sample_time = data.control.sample_time if data.control is not None else None
+                applied_at = data.applied_at
+                steps.append((data.step, time.perf_counter()))
+                if sample_time is not None and applied_at is not None:
                     applied.setdefault(sample_time, applied_at)
         finally:
             job.kill()

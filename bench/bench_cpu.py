@@ -50,20 +50,21 @@ def _measure(
     """Observe attention estimates on ``subscribe``'s socket: (cpu s, wall s, latencies ms,
     estimates in the window, mean quality). The observer's own CPU is excluded."""
     from bench._pipeline import EstimateLog
+    from runtime.messages import AttentionFeature
 
     log = EstimateLog(fs)
     end_warmup = time.monotonic() + warmup_s
     while time.monotonic() < end_warmup:
         message = subscribe.recv(timeout_s=0.1)
-        if message is not None and message.topic == "features.attention":
-            log.add(dict(message.body), time.perf_counter(), time.time())
+        if message is not None and isinstance(message.data, AttentionFeature):
+            log.add(message.data, time.perf_counter(), time.time())
     measured = EstimateLog(fs)
     own0, cpu0, t0 = time.thread_time(), _cpu_s(), time.perf_counter()
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         message = subscribe.recv(timeout_s=0.1)
-        if message is not None and message.topic == "features.attention":
-            measured.add(dict(message.body), time.perf_counter(), time.time())
+        if message is not None and isinstance(message.data, AttentionFeature):
+            measured.add(message.data, time.perf_counter(), time.time())
     cpu = (_cpu_s() - cpu0) - (time.thread_time() - own0)
     wall = time.perf_counter() - t0
     quality = float(np.mean(measured.quality)) if measured.quality else float("nan")

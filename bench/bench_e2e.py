@@ -32,6 +32,7 @@ def measure_pipeline(seconds: float) -> list[float]:
     """Run the real daemon on the synthetic board; latency (ms) of each control message."""
     from runtime.bus import BusSubscriber
     from runtime.daemon import Daemon
+    from runtime.messages import Control
 
     config = synthetic_daemon_config()
     latencies: list[float] = []
@@ -43,10 +44,14 @@ def measure_pipeline(seconds: float) -> list[float]:
             if message is None:
                 continue
             received = time.time()
-            sample_time = message.body.get("sample_time")
+            control = message.data
             # Timer hops re-publish control on an older trace; only feature-triggered count.
-            if message.body.get("trigger") == "feature" and isinstance(sample_time, float):
-                latencies.append((received - sample_time) * 1000)
+            if (
+                isinstance(control, Control)
+                and control.trigger == "feature"
+                and control.sample_time is not None
+            ):
+                latencies.append((received - control.sample_time) * 1000)
         subscriber.close()
     return latencies
 

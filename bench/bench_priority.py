@@ -38,6 +38,7 @@ def measure(threads: int, nice: int, seconds: float) -> tuple[list[float], float
     """E2e latencies (ms) of feature-triggered controls, and cores the job used."""
     from runtime.bus import BusSubscriber
     from runtime.daemon import Daemon
+    from runtime.messages import Control
 
     bus = loopback_bus()
     config = synthetic_daemon_config(bus)
@@ -50,9 +51,13 @@ def measure(threads: int, nice: int, seconds: float) -> tuple[list[float], float
                 message = subscriber.recv(timeout_s=0.5)
                 if message is None:
                     continue
-                sample_time = message.body.get("sample_time")
-                if message.body.get("trigger") == "feature" and isinstance(sample_time, float):
-                    latencies.append((time.time() - sample_time) * 1e3)
+                control = message.data
+                if (
+                    isinstance(control, Control)
+                    and control.trigger == "feature"
+                    and control.sample_time is not None
+                ):
+                    latencies.append((time.time() - control.sample_time) * 1e3)
             cores = load.cores_used()
     finally:
         subscriber.close()

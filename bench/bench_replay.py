@@ -56,6 +56,7 @@ def replay_playback(scenario: str, duration_s: float | None) -> dict[str, Any]:
     from runtime.bus import BusSubscriber
     from runtime.config import config_from_mapping
     from runtime.daemon import Daemon
+    from runtime.messages import AttentionFeature, StressFeature
     from runtime.scenario import sim_layout_for
 
     layout = sim_layout_for("synthetic")
@@ -93,12 +94,12 @@ def replay_playback(scenario: str, duration_s: float | None) -> dict[str, Any]:
                     message = subscriber.recv(timeout_s=0.5)
                     if message is None:
                         continue
-                    if message.topic == "features.stress":
+                    if isinstance(message.data, StressFeature):
                         stress += 1
                         continue
-                    if message.topic != "features.attention":
+                    if not isinstance(message.data, AttentionFeature):
                         continue
-                    log.add(dict(message.body), time.perf_counter(), time.time())
+                    log.add(message.data, time.perf_counter(), time.time())
                     target = target or log.expected_last_end(n_samples)
                     if target is not None and log.ends[-1] >= target:
                         break

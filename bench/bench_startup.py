@@ -72,6 +72,7 @@ def _help_s() -> float:
 def _first_controls(config: Path, timeout_s: float = 60.0) -> dict[str, float]:
     """Start ``kintsugi run`` and time the first control and the first feature control."""
     from runtime.bus import BusSubscriber
+    from runtime.messages import Control
 
     pub, sub = free_tcp_port(), free_tcp_port()
     subscriber = BusSubscriber(f"tcp://127.0.0.1:{sub}", ("control",))
@@ -105,7 +106,7 @@ def _first_controls(config: Path, timeout_s: float = 60.0) -> dict[str, float]:
                 continue
             now = time.perf_counter() - start
             first = first if first is not None else now
-            if message.body.get("trigger") == "feature":
+            if isinstance(message.data, Control) and message.data.trigger == "feature":
                 feature = now
     finally:
         subscriber.close()

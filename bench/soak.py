@@ -13,7 +13,7 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -21,6 +21,13 @@ import sim
 from runtime.bus import BusSubscriber
 from runtime.config import config_from_mapping
 from runtime.daemon import Daemon
+from runtime.messages import (
+    ComponentStatus,
+    Control,
+    ControllerStatus,
+    DriverStatus,
+    FeaturesStatus,
+)
 from runtime.scenario import sim_layout_for
 
 WARM_UP_FRACTION = 0.2
@@ -89,7 +96,7 @@ def run(minutes: float = 60.0, speed: float = 0.0) -> dict[str, Any]:
         expected_windows = (n_samples - window_n) // hop_n + 1
         rss: list[tuple[float, float]] = []
         latencies: list[tuple[int, float]] = []
-        status: dict[str, dict] = {}
+        status: dict[str, ComponentStatus] = {}  # the last status.* of each component
         windows = 0
         with Daemon(config) as daemon:
             subscriber = BusSubscriber(
@@ -106,29 +113,32 @@ def run(minutes: float = 60.0, speed: float = 0.0) -> dict[str, Any]:
                     rss.append((now - started, _rss_mb()))
                     next_rss = now + RSS_INTERVAL_S
                 if message is None:
-                    ended = status.get("driver", {}).get("state") == "ended"
+                    last_driver = status.get("driver")
+                    ended = last_driver is not None and last_driver.state == "ended"
                     if ended and now - last_window_at > 10.0:
                         break  # the file is done and nothing more comes: windows were lost
                     continue
                 if message.topic == "features.attention":
                     windows += 1
                     last_window_at = now
-                elif message.topic.startswith("status."):
-                    status[message.topic.removeprefix("status.")] = dict(message.body)
-                elif message.body.get("trigger") == "feature":
-                    sample_time = message.body.get("sample_time")
-                    if isinstance(sample_time, float):
+                elif isinstance(message.data, ComponentStatus):
+                    status[message.topic.removeprefix("status.")] = message.data
+                elif isinstance(message.data, Control) and message.data.trigger == "feature":
+                    sample_time = message.data.sample_time
+                    if sample_time is not None:
                         latencies.append((windows, (time.time() - sample_time) * 1000.0))
             wall_s = time.monotonic() - started
             rss.append((wall_s, _rss_mb()))  # the end: never no reading after warm-up
             time.sleep(1.5)  # a last round of status messages
             while (message := subscriber.recv(timeout_s=0.1)) is not None:
-                if message.topic.startswith("status."):
-                    status[message.topic.removeprefix("status.")] = dict(message.body)
+                if isinstance(message.data, ComponentStatus):
+                    status[message.topic.removeprefix("status.")] = message.data
             subscriber.close()
-    features = status.get("features", {})
-    controller = status.get("controller", {})
-    driver = status.get("driver", {})
+    features = _last_status(status, FeaturesStatus)
+    controller = _last_status(status, ControllerStatus)
+    driver = _last_status(status, DriverStatus)
+    features_dropped = features.bus.dropped if features.bus is not None else 0
+    controller_dropped = controller.bus.dropped if controller.bus is not None else 0
     warm = [m for t, m in rss if t >= WARM_UP_FRACTION * wall_s]
     deciles = np.array_split(np.array([ms for _, ms in latencies]), 10) if latencies else []
     decile_p50 = [float(np.median(d)) for d in deciles if d.size]
@@ -139,16 +149,16 @@ def run(minutes: float = 60.0, speed: float = 0.0) -> dict[str, Any]:
         "wall_s": wall_s,
         "replay_factor": scenario.duration_s / wall_s,
         "samples_in_file": n_samples,
-        "samples_read": int(driver.get("samples", {}).get("default", 0)),
-        "board_dropped": int(driver.get("dropped", {}).get("default", 0)),
+        "samples_read": driver.samples.get("default", 0),
+        "board_dropped": driver.dropped.get("default", 0),
         "attention_windows_expected": expected_windows,
         "attention_windows_received": windows,
-        "bus_dropped_features": int(features.get("bus", {}).get("dropped", 0)),
-        "bus_dropped_controller": int(controller.get("bus", {}).get("dropped", 0)),
-        "gap_samples": int(features.get("gap_samples", 0)),
-        "rejected_chunks": int(features.get("rejected", 0)),
-        "lost_chunks_end_to_end": int(features.get("bus", {}).get("dropped", 0))
-        + int(controller.get("bus", {}).get("dropped", 0))
+        "bus_dropped_features": features_dropped,
+        "bus_dropped_controller": controller_dropped,
+        "gap_samples": features.gap_samples,
+        "rejected_chunks": features.rejected,
+        "lost_chunks_end_to_end": features_dropped
+        + controller_dropped
         + (expected_windows - windows),
         "rss_after_warm_up_mb": warm[0] if warm else float("nan"),
         "rss_end_mb": rss[-1][1] if rss else float("nan"),
@@ -156,6 +166,17 @@ def run(minutes: float = 60.0, speed: float = 0.0) -> dict[str, Any]:
         "latency_p50_by_decile_ms": decile_p50,
         "latency_stable": bool(decile_p50) and decile_p50[-1] <= 2.0 * max(decile_p50[0], 1.0),
     }
+
+
+S = TypeVar("S", bound=ComponentStatus)
+
+
+def _last_status(status: dict[str, ComponentStatus], cls: type[S]) -> S:
+    """The last ``status.<component>`` of ``cls``'s component; one with no counters (all
+    zero, state "") when none arrived."""
+    component = cls.TOPIC.removeprefix("status.")
+    last = status.get(component)
+    return last if isinstance(last, cls) else cls(component=component, state="")
 
 
 def print_report(result: dict[str, Any]) -> None:

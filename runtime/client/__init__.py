@@ -1,5 +1,5 @@
-"""What a training job imports to receive control. Imports zmq and numpy only:
-never torch, brainflow or qiskit."""
+"""What a training job imports to receive control (a :class:`Control`) and report back
+(a :class:`ModelStatus`). Imports zmq and numpy only: never torch, brainflow or qiskit."""
 
 from runtime.client._client import (
     CONTROL_TOPIC,
@@ -8,7 +8,7 @@ from runtime.client._client import (
     MODEL_STATUS_TOPIC,
     ControlClient,
 )
-from runtime.messages import BASELINE_INTENSITY, Control, safe_control
+from runtime.messages import BASELINE_INTENSITY, Control, ModelStatus, safe_control
 
 __all__ = [
     "BASELINE_INTENSITY",
@@ -18,5 +18,6 @@ __all__ = [
     "MODEL_STATUS_TOPIC",
     "Control",
     "ControlClient",
+    "ModelStatus",
     "safe_control",
 ]

@@ -24,7 +24,7 @@ import zmq
 
 from runtime.bus._curve import DEFAULT_CLIENT, CurveKeys
 from runtime.bus._sockets import BusPublisher, BusSubscriber
-from runtime.messages import Control, expire, safe_control
+from runtime.messages import Control, ModelStatus, expire, safe_control
 
 logger = logging.getLogger("runtime.client")
 
@@ -42,12 +42,13 @@ class ControlClient:
     """Receives ``control`` from the daemon; ``current()`` never blocks.
 
     ``endpoint`` is the broker's subscribe endpoint; ``publish_endpoint`` (optional) is
-    where ``report()`` sends ``model.status``. ``keys``: a keys directory made by
-    ``kintsugi keys`` (or loaded :class:`CurveKeys`) when the daemon runs with ``--keys``;
-    ``key_name`` picks this client's certificate in it. When control expires (its TTL passes with no
-    update: daemon gone, bus down) ``current()`` returns the safe state by itself. ZeroMQ
-    reconnects on its own when the daemon comes back; the broker's last-value cache then
-    hands over the current control at once.
+    where ``report()`` sends ``model.status`` (a :class:`~runtime.messages.ModelStatus`).
+    ``keys``: a keys directory made by ``kintsugi keys`` (or loaded :class:`CurveKeys`)
+    when the daemon runs with ``--keys``; ``key_name`` picks this client's certificate in
+    it. When control expires (its TTL passes with no update: daemon gone, bus down)
+    ``current()`` returns the safe state by itself. ZeroMQ reconnects on its own when the
+    daemon comes back; the broker's last-value cache then hands over the current control
+    at once.
     """
 
     def __init__(
@@ -67,9 +68,11 @@ class ControlClient:
         self._curve = keys if isinstance(keys, CurveKeys | None) else CurveKeys.load(keys, key_name)
         self._latest: Control = safe_control("no-control-yet")
         self._received_at: float | None = None
-        self._reports: collections.deque[dict[str, Any]] = collections.deque(maxlen=report_queue)
+        self._reports: collections.deque[ModelStatus | dict[str, Any]] = collections.deque(
+            maxlen=report_queue
+        )
         self.reports_dropped = 0  # the oldest reports, when the queue was full
-        self.reports_rejected = 0  # reports that could not be encoded (NaN, objects)
+        self.reports_rejected = 0  # reports that did not validate or could not be encoded
         self.received = 0
         self.thread_errors = 0  # failures of the receive thread's loop (each one restarted)
         self.last_thread_error: str | None = None
@@ -104,11 +107,22 @@ class ControlClient:
             "reports_rejected": self.reports_rejected,
         }
 
-    def report(self, status: Mapping[str, Any]) -> None:
-        """Queue a ``model.status`` message; never blocks (the oldest report is dropped)."""
+    def report(self, status: ModelStatus | Mapping[str, Any]) -> None:
+        """Queue a ``model.status`` report; never blocks or raises (when the queue is full
+        the oldest report is dropped and counted in ``reports_dropped``).
+
+        ``status`` is a :class:`~runtime.messages.ModelStatus`. A mapping of its fields is
+        still accepted (code written before the typed messages) and turned into one with
+        ``ModelStatus.from_dict`` on the client's thread: one that does not validate (a
+        negative ``step``, ``repairs`` that is not an object) or cannot be encoded (a NaN
+        in a field of its own) is dropped there, counted in ``reports_rejected`` and logged
+        naming the field.
+        """
         if len(self._reports) == self._reports.maxlen:
             self.reports_dropped += 1
-        self._reports.append(dict(status))
+        if isinstance(status, Mapping):
+            status = dict(status)  # a copy: the caller may change its dict after this
+        self._reports.append(status)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -182,8 +196,8 @@ class ControlClient:
             while not self._stop.is_set():
                 message = subscriber.recv(timeout_s=0.05)
                 while message is not None:
-                    if message.topic == CONTROL_TOPIC:
-                        self._accept(message.body)
+                    if isinstance(message.data, Control):  # validated by the subscriber
+                        self._accept(message.data)
                     message = subscriber.recv_nowait()
                 while publisher is not None and self._reports:
                     self._send_report(publisher, self._reports.popleft())
@@ -192,11 +206,14 @@ class ControlClient:
             if publisher is not None:
                 publisher.close()
 
-    def _send_report(self, publisher: BusPublisher, report: dict[str, Any]) -> None:
-        """Publish one report; one that cannot be encoded is dropped and counted, so a bad
-        report (a NaN or an object JSON cannot carry) costs that report, not the thread."""
+    def _send_report(self, publisher: BusPublisher, report: object) -> None:
+        """Publish one report as a ``ModelStatus``. A mapping that does not validate, or a
+        report that cannot be encoded (a NaN or an object JSON cannot carry), is dropped
+        and counted, so a bad report costs that report, not the thread. The error names
+        the field (a :class:`~runtime.messages.MessageFieldError` is a ValueError)."""
         try:
-            publisher.publish(MODEL_STATUS_TOPIC, report)
+            status = report if isinstance(report, ModelStatus) else ModelStatus.from_dict(report)
+            publisher.publish(MODEL_STATUS_TOPIC, status)
         except (TypeError, ValueError) as exc:
             self.reports_rejected += 1
             if self.reports_rejected in (1, 10, 100) or self.reports_rejected % 1000 == 0:
@@ -207,12 +224,9 @@ class ControlClient:
                     exc,
                 )
 
-    def _accept(self, body: Mapping[str, Any]) -> None:
-        try:
-            control = Control.from_dict(dict(body))
-        except (TypeError, ValueError) as exc:
-            logger.warning("client: ignored a malformed control message: %s", exc)
-            return
+    def _accept(self, control: Control) -> None:
+        """Hold ``control`` (already validated by the subscriber: a malformed control body
+        is rejected there, counted in its ``stats.rejected`` and logged once per kind)."""
         self._latest = control
         self._received_at = time.time()
         self.received += 1

@@ -12,9 +12,10 @@
 
 ``bf.step()`` reads ``client.current()`` once (cheap, never blocks), applies it to the
 actuators (GoldenRepair, VWPR, user hooks) for the next step, and every ``status_every``
-steps publishes ``model.status`` through ``client.report()``: the step, the control applied
-and when, repairs and guard margins. The daemon compares ``applied_at`` (wall clock) with
-the control's ``sample_time`` / ``issued_at`` to measure sample-to-applied latency.
+steps publishes ``model.status`` (a :class:`~runtime.messages.ModelStatus`) through
+``client.report()``: the step, the control applied and when, repairs and guard margins.
+The daemon compares ``applied_at`` (wall clock) with the control's ``sample_time`` /
+``issued_at`` to measure sample-to-applied latency.
 
 Under ``torch.distributed`` the client is wrapped in :class:`DistributedControl`, so every
 rank applies the same control at the same step.
@@ -29,7 +30,14 @@ from typing import Any
 
 from torch import nn
 
-from runtime.messages import Control, safe_control
+from runtime.messages import (
+    AppliedControl,
+    Control,
+    GuardMargins,
+    ModelStatus,
+    RepairCounts,
+    safe_control,
+)
 from runtime.training._distributed import DistributedControl, distributed_world
 from runtime.training._repair import GoldenRepair
 from runtime.training._repair_log import RepairLog
@@ -50,7 +58,7 @@ class _NoSource:
     def current(self) -> Control:
         return self._control
 
-    def report(self, status: dict[str, Any]) -> None:
+    def report(self, status: ModelStatus) -> None:
         return None
 
 
@@ -223,56 +231,65 @@ class Biofeedback:
             hook(control)
 
     # ---------------------------------------------------------------------------- status
-    def status(self) -> dict[str, Any]:
-        """The ``model.status`` body: step, control applied and when, repairs, guard margins.
+    def status(self) -> ModelStatus:
+        """The ``model.status`` report: step, control applied and when, repairs, guard margins.
 
-        Reading the repair counters resets them (they cover the steps since the last call).
+        Returns a :class:`~runtime.messages.ModelStatus` (read its fields:
+        ``status.guard.identity_margin``, ``status.repairs.total``; ``to_dict()`` gives the
+        JSON body). ``repairs`` and ``guard`` are None without repair, ``value_weights`` is
+        the optimizer's ``value_summary()`` when it has one. Reading the repair counters
+        resets them (they cover the steps since the last call).
         """
         control = self.control
-        body: dict[str, Any] = {
-            "step": self.step_count,
-            "rank": self.rank,
-            "world_size": self.world_size,
-            "control": {
-                "seq": control.seq,
-                "intensity": control.intensity,
-                "gentle": control.gentle,
-                "safe": control.safe,
-                "rule": control.rule,
-                "issued_at": control.issued_at,
-                "source_time": control.source_time,
-                "sample_time": control.sample_time,
-            },
-            "applied_at": self.applied_at,
-            "applied_step": self.applied_step,
-            "published_at": time.time(),
-        }
+        repairs = guard = None
         if self.repair is not None:
             summary, _ = self.repair.collect_summary(self.step_count)
             modules = summary["modules"]
-            body["repairs"] = {
-                "total": summary["repairs"],
-                "per_module": {n: m["nonfinite"] + m["outliers"] for n, m in modules.items()},
-                "nonfinite": sum(m["nonfinite"] for m in modules.values()),
-                "outliers": sum(m["outliers"] for m in modules.values()),
-            }
-            body["guard"] = {
-                "identity_floor": summary["identity_floor"],
-                "min_similarity": summary["min_similarity"],
-                "identity_margin": summary["identity_margin"],
-                "entropy_margin_bits": summary["entropy_margin_bits"],
-                "guard_scaled": sum(m["guard_scaled"] for m in modules.values()),
-                "entropy_limited": sum(m["entropy_limited"] for m in modules.values()),
-            }
+            repairs = RepairCounts(
+                total=summary["repairs"],
+                per_module={n: m["nonfinite"] + m["outliers"] for n, m in modules.items()},
+                nonfinite=sum(m["nonfinite"] for m in modules.values()),
+                outliers=sum(m["outliers"] for m in modules.values()),
+            )
+            guard = GuardMargins(
+                identity_floor=summary["identity_floor"],
+                min_similarity=summary["min_similarity"],
+                identity_margin=summary["identity_margin"],
+                entropy_margin_bits=summary["entropy_margin_bits"],
+                guard_scaled=sum(m["guard_scaled"] for m in modules.values()),
+                entropy_limited=sum(m["entropy_limited"] for m in modules.values()),
+            )
+        value_weights = None
         if self.optimizer is not None and hasattr(self.optimizer, "value_summary"):
-            body["value_weights"] = self.optimizer.value_summary()
-        return body
+            value_weights = dict(self.optimizer.value_summary())
+        return ModelStatus(
+            step=self.step_count,
+            rank=self.rank,
+            world_size=self.world_size,
+            control=AppliedControl(
+                seq=control.seq,
+                intensity=control.intensity,
+                gentle=control.gentle,
+                safe=control.safe,
+                rule=control.rule,
+                issued_at=control.issued_at,
+                source_time=control.source_time,
+                sample_time=control.sample_time,
+            ),
+            applied_at=self.applied_at,
+            applied_step=self.applied_step,
+            published_at=time.time(),
+            repairs=repairs,
+            guard=guard,
+            value_weights=value_weights,
+        )
 
     def publish(self) -> None:
-        """Send :meth:`status` through ``client.report()`` (rank ``src_rank`` only)."""
-        body = self.status()
+        """Send :meth:`status` (a ``ModelStatus``) through ``client.report()`` (rank
+        ``src_rank`` only)."""
+        status = self.status()
         try:
-            self.source.report(body)
+            self.source.report(status)
         except Exception as exc:  # reporting is best effort; training goes on
             logger.warning("Biofeedback: client.report() failed: %s", exc)
             return

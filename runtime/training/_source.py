@@ -6,9 +6,9 @@ wraps one, and any small object with the two methods (a scripted source in a tes
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from runtime.messages import Control
+from runtime.messages import Control, ModelStatus
 
 
 @runtime_checkable
@@ -19,6 +19,10 @@ class ControlSource(Protocol):
         """The control in force now; never blocks (the safe state when expired or absent)."""
         ...
 
-    def report(self, status: dict[str, Any]) -> None:
-        """Publish ``status`` as a ``model.status`` message; never blocks."""
+    def report(self, status: ModelStatus) -> None:
+        """Publish ``status`` as a ``model.status`` message; never blocks.
+
+        :class:`~runtime.training.Biofeedback` passes a typed
+        :class:`~runtime.messages.ModelStatus` (``status.to_dict()`` is its JSON body).
+        """
         ...

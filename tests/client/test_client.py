@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
 
 from runtime.bus import Broker, BusPublisher, BusSubscriber
 from runtime.client import Control, ControlClient
+from runtime.messages import AppliedControl, ModelStatus, RepairCounts
 from tests.conftest import free_tcp_port
 
 
-def _control(intensity: float, ttl_s: float = 5.0, **kw) -> dict:
+def _control(intensity: float, ttl_s: float = 5.0, **kw) -> Control:
     now = time.time()
-    c = Control(
+    return Control(
         intensity=intensity,
         gentle=False,
         rule="test",
@@ -23,7 +25,6 @@ def _control(intensity: float, ttl_s: float = 5.0, **kw) -> dict:
         safe=False,
         **kw,
     )
-    return c.to_dict()
 
 
 def _wait_for(predicate, timeout_s: float = 5.0) -> bool:
@@ -72,20 +73,118 @@ def test_expired_control_falls_back_to_the_safe_state_by_itself(broker):
     publisher.close()
 
 
+def _report_until_received(client, subscriber, report_of, timeout_s: float = 5.0):
+    """Report ``report_of(step)`` for step 0, 1, ... until a model.status arrives."""
+    end = time.monotonic() + timeout_s
+    step = 0
+    while time.monotonic() < end:
+        client.report(report_of(step))
+        step += 1
+        got = subscriber.recv(timeout_s=0.1)
+        if got is not None:
+            return got
+    return None
+
+
+def test_a_control_with_a_field_this_version_does_not_know_reaches_current(broker):
+    """A newer controller adds a field: the client still takes the control, with every
+    known field as sent, and keeps the new one in ``extra`` (never interpreted)."""
+    publisher = BusPublisher(broker.publish_endpoint, "controller")
+    now = time.time()
+    sent = Control(
+        intensity=1.35,
+        gentle=True,
+        rule="intensify:test",
+        ttl_s=5.0,
+        issued_at=now,
+        expires_at=now + 5.0,
+        safe=False,
+        seq=41,
+        source_time=812.25,
+        sample_time=now - 0.1,
+        mode="intensify",
+        trigger="feature",
+        extra={"priority_hint": "high"},
+    )
+    try:
+        with ControlClient(broker.subscribe_endpoint, publish_endpoint=None) as client:
+            assert _publish_until(publisher, lambda: sent, lambda: client.current().seq == 41)
+            got = client.current()
+            assert got == sent  # every known field (extra is not compared)
+            assert got.extra == {"priority_hint": "high"}
+            assert client.is_live() and not got.safe and got.expires_at == sent.expires_at
+    finally:
+        publisher.close()
+
+
 def test_report_publishes_model_status(broker):
+    subscriber = BusSubscriber(broker.subscribe_endpoint, ("model.status",))
+    applied = AppliedControl(seq=7, intensity=1.5, gentle=False, safe=False, rule="intensify:x")
+    with ControlClient(
+        broker.subscribe_endpoint, publish_endpoint=broker.publish_endpoint
+    ) as client:
+        got = _report_until_received(
+            client,
+            subscriber,
+            lambda step: ModelStatus(
+                step=step, control=applied, applied_at=12.5, repairs=RepairCounts(total=3)
+            ),
+        )
+        assert got is not None
+        status = got.data
+        assert isinstance(status, ModelStatus)
+        assert status.repairs == RepairCounts(total=3)
+        assert status.control == applied and status.applied_at == 12.5
+        assert status.rank == 0 and status.world_size == 1 and status.guard is None
+        assert client.reports_rejected == 0
+    subscriber.close()
+
+
+def test_a_report_mapping_is_published_as_a_model_status(broker):
+    """Code written before the typed messages reports a dict; it is sent as a ModelStatus,
+    with the fields a job adds of its own (a loss) kept as extra fields."""
     subscriber = BusSubscriber(broker.subscribe_endpoint, ("model.status",))
     with ControlClient(
         broker.subscribe_endpoint, publish_endpoint=broker.publish_endpoint
     ) as client:
-        got = None
-        end = time.monotonic() + 5
-        step = 0
-        while got is None and time.monotonic() < end:
-            client.report({"step": step, "repairs": 3})
-            step += 1
-            got = subscriber.recv(timeout_s=0.1)
-        assert got is not None and got.body["repairs"] == 3
+        got = _report_until_received(
+            client,
+            subscriber,
+            lambda step: {"step": step, "repairs": {"total": 3, "nonfinite": 3}, "loss": 0.25},
+        )
+        assert got is not None and isinstance(got.data, ModelStatus)
+        assert got.data.repairs == RepairCounts(total=3, nonfinite=3)
+        assert got.data.extra == {"loss": 0.25}
+        assert client.reports_rejected == 0
     subscriber.close()
+
+
+def test_a_report_mapping_with_a_bad_field_is_rejected_and_the_next_one_published(
+    broker, caplog
+):
+    subscriber = BusSubscriber(broker.subscribe_endpoint, ("model.status",))
+    with (
+        caplog.at_level(logging.WARNING, logger="runtime.client"),
+        ControlClient(broker.subscribe_endpoint, publish_endpoint=broker.publish_endpoint)
+        as client,
+    ):
+        client.report({"step": -1, "repairs": {"total": 1}})
+        assert _wait_for(lambda: client.reports_rejected == 1)
+        assert "'step'" in caplog.text and "-1" in caplog.text  # the field and its value
+        got = _report_until_received(client, subscriber, lambda step: {"step": 5 + step})
+        assert got is not None and isinstance(got.data, ModelStatus)
+        assert got.data.step >= 5 and got.seq == 0  # the bad one never reached the bus
+        assert client.reports_rejected == 1
+        assert client.health()["reports_rejected"] == 1
+    subscriber.close()
+
+
+def test_report_never_raises_whatever_it_is_given():
+    client = ControlClient("tcp://127.0.0.1:1", publish_endpoint=None, start=False)
+    client.report(None)  # type: ignore[arg-type]
+    client.report({"step": "three"})
+    client.report(ModelStatus(step=1))
+    assert len(client._reports) == 3  # rejected on the client's thread, not here
 
 
 def test_report_never_blocks_and_drops_the_oldest_when_nothing_drains():
@@ -140,7 +239,7 @@ def test_a_report_that_cannot_be_encoded_is_dropped_and_the_client_keeps_working
     with ControlClient(
         broker.subscribe_endpoint, publish_endpoint=broker.publish_endpoint
     ) as client:
-        client.report({"step": -1, "margin": float("nan")})
+        client.report({"step": 0, "margin": float("nan")})  # valid, but JSON cannot carry it
         assert _wait_for(lambda: client.reports_rejected == 1)
         got = []
         step = 0
@@ -151,7 +250,8 @@ def test_a_report_that_cannot_be_encoded_is_dropped_and_the_client_keeps_working
             message = subscriber.recv(timeout_s=0.1)
             if message is not None:
                 got.append(message)
-        assert got and got[0].body["step"] >= 0 and got[0].seq == 0  # no seq gap
+        assert got and isinstance(got[0].data, ModelStatus)
+        assert got[0].data.step >= 0 and got[0].seq == 0  # no seq gap
         assert _wait_for(
             lambda: publisher.publish("control", _control(1.7)) is not None
             and client.current().intensity == 1.7

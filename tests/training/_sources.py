@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
-from runtime.messages import Control
+from runtime.messages import Control, ModelStatus
 
 
 def make_control(seq: int, intensity: float = 1.0, gentle: bool = False) -> Control:
@@ -35,14 +34,14 @@ class ScriptedSource:
     def __init__(self, controls: Sequence[Control]) -> None:
         self.controls = list(controls)
         self.calls = 0
-        self.reports: list[dict[str, Any]] = []
+        self.reports: list[ModelStatus] = []
 
     def current(self) -> Control:
         control = self.controls[min(self.calls, len(self.controls) - 1)]
         self.calls += 1
         return control
 
-    def report(self, status: dict[str, Any]) -> None:
+    def report(self, status: ModelStatus) -> None:
         self.reports.append(status)
 
 
@@ -51,12 +50,12 @@ class CountingSource:
 
     def __init__(self) -> None:
         self.calls = 0
-        self.reports: list[dict[str, Any]] = []
+        self.reports: list[ModelStatus] = []
 
     def current(self) -> Control:
         control = make_control(self.calls, intensity=1.0 + 0.1 * self.calls)
         self.calls += 1
         return control
 
-    def report(self, status: dict[str, Any]) -> None:
+    def report(self, status: ModelStatus) -> None:
         self.reports.append(status)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 
 import pytest
 import torch
 from torch import nn
 
+from runtime.bus import BusPublisher, BusSubscriber
+from runtime.client import ControlClient
 from runtime.errors import ConfigError
+from runtime.messages import ModelStatus
 from runtime.training import VWPR, Biofeedback, GoldenRepair, RepairLog
 from tests.training._sources import CountingSource, ScriptedSource, make_control
 
@@ -59,18 +63,25 @@ def test_status_is_published_every_n_steps_with_control_and_repairs():
                 with torch.no_grad():
                     assert torch.isfinite(model(x)).all()
             bf.step()
-    assert [r["step"] for r in source.reports] == [4, 8, 12, 12]  # the last one at close
-    json.dumps(source.reports)  # plain JSON types only: it goes on the bus
+    assert all(isinstance(r, ModelStatus) for r in source.reports)
+    assert [r.step for r in source.reports] == [4, 8, 12, 12]  # the last one at close
+    for report in source.reports:  # it goes on the bus: JSON, and valid as a reader sees it
+        json.dumps(report.to_dict(), allow_nan=False)
+        assert ModelStatus.from_dict(report.to_dict()) == report
     first, second = source.reports[0], source.reports[1]
-    assert first["control"]["seq"] == 2 and first["control"]["gentle"] is True
-    assert first["applied_step"] == 2
-    assert first["applied_at"] <= first["published_at"]
-    assert first["control"]["source_time"] == controls[2].source_time
-    assert first["repairs"]["total"] == 0
+    assert first.control.seq == 2 and first.control.gentle is True
+    assert first.control.intensity == 0.8 and first.control.rule == "test:2"
+    assert first.applied_step == 2
+    assert first.applied_at <= first.published_at
+    assert first.control.source_time == controls[2].source_time
+    assert first.control.sample_time == controls[2].sample_time
+    assert (first.rank, first.world_size) == (0, 1)
+    assert first.repairs.total == 0
     # All 16 outputs of the first layer for that sample; the second layer sees them repaired.
-    assert second["repairs"]["nonfinite"] == 16
-    assert second["repairs"]["per_module"] == {"0": 16, "2": 0}
-    assert second["guard"]["identity_floor"] == 0.2
+    assert second.repairs.nonfinite == 16
+    assert second.repairs.per_module == {"0": 16, "2": 0}
+    assert second.guard.identity_floor == 0.2
+    assert second.value_weights is None  # no VWPR attached
     assert [(e.step, e.module, e.nonfinite) for e in log] == [(8, "0", 16)]
 
 
@@ -88,7 +99,7 @@ def test_vwpr_and_user_hooks_follow_the_control():
         train_step(model, opt)
         bf.step()  # unchanged control: hooks are not called again
     assert lrs == [0.02, 0.005]
-    assert source.reports[-1]["value_weights"]["steps"] == 2
+    assert source.reports[-1].value_weights["steps"] == 2
 
 
 def test_a_failing_client_falls_back_to_safe_and_training_goes_on(caplog):
@@ -147,6 +158,53 @@ def test_a_status_before_the_first_forward_can_go_on_the_bus():
     the status says None rather than inf, which JSON, and so the bus, cannot carry."""
     model = small_model()
     with Biofeedback(model, None) as bf:
-        body = bf.status()
-    json.dumps(body, allow_nan=False)
-    assert body["guard"]["entropy_margin_bits"] is None
+        status = bf.status()
+    assert isinstance(status, ModelStatus)
+    json.dumps(status.to_dict(), allow_nan=False)
+    assert status.guard.entropy_margin_bits is None
+
+
+def test_without_repair_the_status_has_no_repairs_or_guard():
+    with Biofeedback(None, ScriptedSource([make_control(3, 1.2)]), repair=False) as bf:
+        bf.step()
+        status = bf.status()
+    assert status.repairs is None and status.guard is None and status.value_weights is None
+    assert status.step == 1 and status.control.seq == 3 and status.control.intensity == 1.2
+    assert "repairs" in status.to_dict() and status.to_dict()["repairs"] is None
+
+
+def test_status_reaches_the_bus_as_a_model_status_through_a_real_client(broker):
+    """Biofeedback → ControlClient.report() → broker → a subscriber reads a ModelStatus
+    with the step and the control the job applied."""
+    subscriber = BusSubscriber(broker.subscribe_endpoint, ("model.status",))
+    publisher = BusPublisher(broker.publish_endpoint, "controller")
+    model = small_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    sent = make_control(9, 1.25)
+    try:
+        with ControlClient(
+            broker.subscribe_endpoint, publish_endpoint=broker.publish_endpoint
+        ) as client:
+            end = time.monotonic() + 5
+            while client.current().seq != 9 and time.monotonic() < end:
+                publisher.publish("control", sent)
+                time.sleep(0.05)
+            assert client.current().seq == 9, "the control did not reach the client"
+            got = None
+            with Biofeedback(model, client, status_every=1) as bf:
+                end = time.monotonic() + 5
+                while got is None and time.monotonic() < end:
+                    train_step(model, opt)
+                    bf.step()
+                    got = subscriber.recv(timeout_s=0.05)
+            assert got is not None, "no model.status on the bus"
+            status = got.data
+            assert isinstance(status, ModelStatus) and status.step >= 1
+            assert status.control.seq == 9 and status.control.intensity == 1.25
+            assert status.control.sample_time == sent.sample_time
+            assert status.applied_at is not None and status.applied_at >= sent.issued_at
+            assert status.repairs is not None and status.guard is not None
+            assert client.reports_rejected == 0
+    finally:
+        publisher.close()
+        subscriber.close()

@@ -17,7 +17,7 @@ import torch
 import torch.distributed as dist
 
 from runtime.errors import ConfigError
-from runtime.messages import Control, safe_control
+from runtime.messages import Control, ModelStatus, safe_control
 from runtime.training import (
     Biofeedback,
     DistributedControl,
@@ -207,7 +207,7 @@ def test_biofeedback_uses_the_broadcast_under_a_process_group(single_rank_group)
             model(torch.randn(2, 4))
             bf.step()
     assert bf.control.seq == 4
-    assert [r["step"] for r in source.reports] == [2, 4, 4]
+    assert [r.step for r in source.reports] == [2, 4, 4]
 
 
 def test_bad_arguments_are_config_errors(single_rank_group):
@@ -281,12 +281,12 @@ def test_torchrun_example_end_to_end_with_the_control_client(broker):
                     safe=False,
                     seq=seq,
                     source_time=now,
-                ).to_dict()
+                )
                 publisher.publish("control", body)
                 seq += 1
                 message = subscriber.recv(timeout_s=0.02)
                 while message is not None:
-                    statuses.append(message.body)
+                    statuses.append(message.data)
                     message = subscriber.recv_nowait()
         finally:
             publisher.close()
@@ -310,7 +310,8 @@ def test_torchrun_example_end_to_end_with_the_control_client(broker):
     line = next(x for x in result.stdout.splitlines() if x.startswith("ranks agreed"))
     assert "last seq -1" not in line, line  # live control from the bus was applied
     assert statuses, "no model.status came back on the bus"
-    assert all(s["rank"] == 0 and s["world_size"] == 2 for s in statuses)
-    live = [s for s in statuses if not s["control"]["safe"]]
-    assert live and all(math.isfinite(s["applied_at"]) for s in live)
-    assert all(s["applied_at"] >= s["control"]["issued_at"] - 1.0 for s in live)
+    assert all(isinstance(s, ModelStatus) for s in statuses)
+    assert all(s.rank == 0 and s.world_size == 2 for s in statuses)
+    live = [s for s in statuses if not s.control.safe]
+    assert live and all(math.isfinite(s.applied_at) for s in live)
+    assert all(s.applied_at >= s.control.issued_at - 1.0 for s in live)

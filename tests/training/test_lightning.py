@@ -54,6 +54,6 @@ def test_callback_applies_control_each_step_and_reports():
     trainer.fit(module, loader)
     assert source.calls == 1 + 6
     assert module.intensities == pytest.approx([1.0 + 0.1 * k for k in range(6)])
-    assert [r["step"] for r in source.reports] == [3, 6, 6]
-    assert "value_weights" in source.reports[0]
+    assert [r.step for r in source.reports] == [3, 6, 6]
+    assert source.reports[0].value_weights is not None  # the trainer's VWPR was driven
     assert "forward" not in module.net[0].__dict__  # the callback's GoldenRepair was removed
