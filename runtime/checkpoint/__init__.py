@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         TensorFindings,
         scan_tensors,
     )
-    from runtime.checkpoint._errors import CheckpointError
+    from runtime.checkpoint._errors import CheckpointError, RepairLogError
     from runtime.checkpoint._golden import GoldenRepairReport, ModelCheck, golden_repair
     from runtime.checkpoint._load import Checkpoint, load_checkpoint, save_checkpoint
     from runtime.checkpoint._render import ArtResult, render_art
@@ -42,6 +42,7 @@ _LAZY = {
     "TensorFindings": "_detect",
     "scan_tensors": "_detect",
     "CheckpointError": "_errors",
+    "RepairLogError": "_errors",
     "GoldenRepairReport": "_golden",
     "ModelCheck": "_golden",
     "golden_repair": "_golden",
@@ -74,6 +75,7 @@ __all__ = [
     "ModelCheck",
     "PHI",
     "RepairLogData",
+    "RepairLogError",
     "RepairRecord",
     "RepairResult",
     "ScanConfig",

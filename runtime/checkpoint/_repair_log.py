@@ -1,4 +1,10 @@
-"""Read a repair log (JSONL, one JSON object per line) into records art-therapy can draw.
+"""The one reader of repair logs (JSONL, one JSON object per line).
+
+:func:`read_json_lines` reads the lines, once for every caller: blank lines skipped, a torn
+last line skipped with a warning, corruption anywhere else an error naming the file and
+line. On top of it, :func:`read_repair_log` turns the objects into records art-therapy can
+draw, and ``runtime.training.RepairLog.load`` into ``RepairEvent``s (the writer,
+``RepairLog``, stays in ``runtime.training``).
 
 Accepted record shapes (unknown keys are ignored in both):
 
@@ -21,11 +27,12 @@ Accepted record shapes (unknown keys are ignored in both):
    record with ``count = outliers`` (zero counts are dropped; a ``non_finite`` count, the
    old spelling, is read as ``nonfinite``).
 
-A blank line is skipped. A last line that is not valid JSON is a torn write (the writer
-died mid-line) and is skipped with a warning. Invalid JSON on any other line is corruption
-and raises :class:`CheckpointError` naming the file and line. A valid JSON object that is
-not a repair record (no name, or neither ``kind`` nor the aggregate counts) is skipped and
-counted in :attr:`RepairLogData.ignored`.
+A blank line is skipped. A last (non-blank) line that is not valid JSON is a torn write
+(the writer died mid-line) and is skipped with a warning. Invalid JSON on any other line is
+corruption and raises :class:`RepairLogError` (a :class:`CheckpointError` and a
+``ConfigError``) naming the file and line. In :func:`read_repair_log`, a valid JSON object
+that is not a repair record (no name, or neither ``kind`` nor the aggregate counts) is
+skipped and counted in :attr:`RepairLogData.ignored`.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runtime.checkpoint._errors import CheckpointError
+from runtime.checkpoint._errors import RepairLogError
 
 logger = logging.getLogger("runtime.checkpoint")
 
@@ -76,38 +83,63 @@ class RepairLogData:
         return sum(r.count for r in self.records)
 
 
-def read_repair_log(path: str | os.PathLike[str]) -> RepairLogData:
-    """Parse a JSONL repair log (see the module docstring for the accepted shapes)."""
+@dataclass
+class JsonLines:
+    """The JSON values of a JSONL file with their (1-based) line numbers, and whether a
+    torn last line was skipped."""
+
+    path: Path
+    values: list[tuple[int, Any]] = field(default_factory=list)
+    torn: bool = False
+
+
+def read_json_lines(
+    path: str | os.PathLike[str],
+    *,
+    label: str = "--input",
+    component: str = "repair log reader",
+    log: logging.Logger = logger,
+) -> JsonLines:
+    """Read a JSONL repair log's lines as JSON values (see the module docstring).
+
+    ``label`` names the file in errors (the CLI flag, or the Python call); ``component``
+    and ``log`` are where the warning about a torn last line goes.
+    """
     source = Path(path)
     try:
         text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CheckpointError(
-            f"--input {str(source)!r} cannot be read as a UTF-8 JSONL repair log: {exc}."
+        raise RepairLogError(
+            f"{label} {str(source)!r} cannot be read as a UTF-8 JSONL repair log: {exc}."
         ) from exc
     lines = text.splitlines()
     last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-    data = RepairLogData(source)
+    data = JsonLines(source)
     for number, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            body = json.loads(line)
+            data.values.append((number + 1, json.loads(line)))
         except json.JSONDecodeError as exc:
             if number == last:
-                logger.warning(
-                    "repair log reader: %s: skipped torn last line %d (%s)",
-                    source,
-                    number + 1,
-                    exc.msg,
+                log.warning(
+                    "%s: %s: skipped torn last line %d (%s)", component, source, number + 1, exc.msg
                 )
                 data.torn = True
                 continue
-            raise CheckpointError(
-                f"--input {str(source)!r} line {number + 1} is not JSON ({exc.msg}); a repair "
+            raise RepairLogError(
+                f"{label} {str(source)!r} line {number + 1} is not JSON ({exc.msg}); a repair "
                 "log has one JSON object per line. Fix or delete that line."
             ) from exc
-        records = _records_from(body, number + 1)
+    return data
+
+
+def read_repair_log(path: str | os.PathLike[str]) -> RepairLogData:
+    """Parse a JSONL repair log (see the module docstring for the accepted shapes)."""
+    lines = read_json_lines(path)
+    data = RepairLogData(lines.path, torn=lines.torn)
+    for number, body in lines.values:
+        records = _records_from(body, number)
         if records is None:
             data.ignored += 1
             continue
@@ -115,7 +147,7 @@ def read_repair_log(path: str | os.PathLike[str]) -> RepairLogData:
     if data.ignored:
         logger.warning(
             "repair log reader: %s: ignored %d JSON lines that are not repair records",
-            source,
+            data.path,
             data.ignored,
         )
     return data

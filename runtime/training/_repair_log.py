@@ -16,9 +16,11 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
-from runtime.training._validate import check_positive_int, raise_config_error
+from runtime.checkpoint._errors import RepairLogError
+from runtime.checkpoint._repair_log import read_json_lines
+from runtime.training._validate import check_positive_int
 
 logger = logging.getLogger("runtime.training")
 
@@ -56,6 +58,8 @@ class RepairEvent:
     def from_dict(cls, body: dict[str, Any]) -> RepairEvent:
         """Build from :meth:`to_dict` output; unknown keys are ignored, and ``non_finite``
         (an old spelling) is read as ``nonfinite``."""
+        if not isinstance(body, dict):
+            raise TypeError(f"a repair event is a JSON object, not {type(body).__name__}")
         if "non_finite" in body and "nonfinite" not in body:
             body = {**body, "nonfinite": body["non_finite"]}
         known = {f.name for f in fields(cls)}
@@ -128,27 +132,25 @@ class RepairLog:
     def load(cls, path: str | Path, maxlen: int = 10_000) -> RepairLog:
         """Read a JSONL file; a torn (unparseable) last line is skipped with a warning.
 
-        A malformed line anywhere else is a real corruption and raises ConfigError naming
-        the file and the line number.
+        The lines are read by the one repair-log reader (``runtime.checkpoint``'s
+        ``read_json_lines``). A malformed line anywhere else, or one that is not a repair
+        event, is a real corruption and raises ``RepairLogError`` (a ConfigError) naming the
+        file and the line number; a last line that is valid JSON but not an event is skipped
+        with a warning, as a torn one is.
         """
-        source = Path(path)
-        lines = source.read_text(encoding="utf-8").splitlines()
+        lines = read_json_lines(path, label="RepairLog.load:", component="RepairLog", log=logger)
         log = cls(maxlen=maxlen)
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
+        last = lines.values[-1][0] if lines.values and not lines.torn else None
+        for number, body in lines.values:
             try:
-                event = RepairEvent.from_dict(json.loads(line))
-            except (json.JSONDecodeError, TypeError) as exc:
-                if number == len(lines):
+                event = RepairEvent.from_dict(body)
+            except TypeError as exc:
+                if number == last:
                     logger.warning(
-                        "RepairLog: %s: skipped torn last line %d (%s)", source, number, exc
+                        "RepairLog: %s: skipped torn last line %d (%s)", lines.path, number, exc
                     )
                     break
-                raise_config_error(
-                    f"RepairLog: {source} line {number} is not a repair event ({exc}); fix or "
-                    "remove that line."
-                )
+                _raise_not_an_event(lines.path, number, exc)
             log.append(event)
         return log
 
@@ -218,3 +220,10 @@ class RepairLog:
         fig.savefig(target)
         plt.close(fig)
         return target
+
+
+def _raise_not_an_event(source: Path, number: int, exc: Exception) -> NoReturn:
+    raise RepairLogError(
+        f"RepairLog.load: {str(source)!r} line {number} is not a repair event ({exc}); fix or "
+        "remove that line."
+    ) from exc

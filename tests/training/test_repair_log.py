@@ -67,6 +67,43 @@ def test_corruption_before_the_last_line_is_an_error(tmp_path):
         RepairLog.load(path)
 
 
+@pytest.mark.parametrize("line", ['{"step": 1}', "[1, 2]", "7"], ids=["no-module", "list", "int"])
+def test_a_json_line_that_is_not_an_event_before_the_last_is_an_error(tmp_path, line):
+    path = tmp_path / "repairs.jsonl"
+    path.write_text(line + "\n" + json.dumps(event(1).to_dict()) + "\n")
+    with pytest.raises(ConfigError, match=r"line 1 is not a repair event"):
+        RepairLog.load(path)
+
+
+def test_both_readers_share_one_reading_of_the_lines(tmp_path, caplog):
+    """RepairLog.load and the checkpoint tools' read_repair_log read the same file the same
+    way: blank lines skipped, a torn last line (even before trailing blank lines) skipped,
+    and corruption raised as one error that is both a ConfigError and a CheckpointError."""
+    from runtime.checkpoint import CheckpointError, RepairLogError, read_repair_log
+
+    path = tmp_path / "repairs.jsonl"
+    whole = json.dumps(event(3).to_dict())
+    lines = [json.dumps(event(1).to_dict()), "", json.dumps(event(2).to_dict()), whole[:20]]
+    path.write_text("\n".join(lines) + "\n\n")
+    with caplog.at_level(logging.WARNING, logger="runtime.training"):
+        loaded = RepairLog.load(path)
+    assert [e.step for e in loaded] == [1, 2]
+    assert "RepairLog" in caplog.text and "torn last line 4" in caplog.text
+    data = read_repair_log(path)
+    assert data.torn and sorted({r.step for r in data.records}) == [1, 2]
+    path.write_text(whole[:20] + "\n" + json.dumps(event(2).to_dict()) + "\n")
+    for reader in (RepairLog.load, read_repair_log):
+        with pytest.raises(RepairLogError, match="line 1 is not JSON") as caught:
+            reader(path)
+        assert isinstance(caught.value, ConfigError) and isinstance(caught.value, CheckpointError)
+
+
+def test_an_unreadable_file_is_an_error_naming_it(tmp_path):
+    missing = tmp_path / "missing.jsonl"
+    with pytest.raises(ConfigError, match=r"RepairLog.load: '.*missing.jsonl' cannot be read"):
+        RepairLog.load(missing)
+
+
 def test_an_event_with_the_old_non_finite_spelling_is_read(tmp_path):
     path = tmp_path / "old.jsonl"
     body = {"step": 3, "module": "fc", "non_finite": 5, "outliers": 2}
