@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -46,7 +45,7 @@ from runtime.golden import (  # noqa: F401 - the constants were defined here; st
     PHI,
     compute_blend_weight,
 )
-from runtime.training._repair_blend import accept_intensity, blend_fractures
+from runtime.training._repair_blend import accept_intensity, blend_fractures, check_deprecated_cap
 from runtime.training._repair_counters import collect_sites, count_repairs, read_site, summarise
 from runtime.training._repair_detect import (
     check_clean_by_range,
@@ -128,7 +127,7 @@ class GoldenRepair:
             else check_float("max_repair_entropy_bits", max_repair_entropy_bits, low=0.0)
         )
         #: Gentle mode's intensity cap: runtime.golden's, unless the deprecated argument set one.
-        self.gentle_max_intensity = _deprecated_cap(
+        self.gentle_max_intensity = check_deprecated_cap(
             "gentle_max_intensity", gentle_max_intensity, GENTLE_MAX_INTENSITY
         )
         self.gentle_threshold_scale = check_float(
@@ -136,7 +135,7 @@ class GoldenRepair:
         )
         #: A ceiling outside gentle mode: None (the controller's max_intensity bounds the
         #: control), unless the deprecated argument set one.
-        self.max_intensity = _deprecated_cap("max_intensity", max_intensity, None)
+        self.max_intensity = check_deprecated_cap("max_intensity", max_intensity, None)
         self.branchless = branchless
         self.check_every = check_positive_int("check_every", check_every)
         self.escalation_forwards = check_positive_int("escalation_forwards", escalation_forwards)
@@ -386,17 +385,3 @@ class GoldenRepair:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.module_names)
-
-
-def _deprecated_cap(name: str, value: float | None, default: float | None) -> float | None:
-    """``default`` when ``value`` is None; else ``value`` checked, with a DeprecationWarning."""
-    if value is None:
-        return default
-    warnings.warn(
-        f"GoldenRepair's argument '{name}' is deprecated and will be removed: the intensity "
-        "ceiling is the controller's max_intensity ([controller] in the config), and gentle "
-        "mode's cap is runtime.golden.GENTLE_MAX_INTENSITY (1/φ). Drop the argument.",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    return check_float(name, value, low=0.0)

@@ -10,19 +10,24 @@ to keep and is replaced by the mean. Per sample (the first dimension):
 * *repair entropy*: the Shannon entropy (bits) of how the repair displacement spreads over
   the sample's elements; above the site's limit the repair is a diffuse rewrite, so that
   sample's outliers are left alone (non-finite values are still replaced) and it is counted.
+
+How the model side accepts a control's intensity (:func:`accept_intensity`, shared with
+``VWPR``) lives here too: as sent, with no ceiling of its own (the controller's
+``max_intensity`` is the ceiling), a negative value read as 0 and a non-finite one as 1.0.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import warnings
 
 import torch
 
 from runtime.messages import BASELINE_INTENSITY
 from runtime.training._identity import solve_identity_scale
 from runtime.training._repair_site import Site
-from runtime.training._validate import raise_config_error
+from runtime.training._validate import check_float, raise_config_error
 
 logger = logging.getLogger("runtime.training")
 
@@ -53,6 +58,21 @@ def accept_intensity(intensity: float, component: str) -> float:
         accepted,
     )
     return accepted
+
+
+def check_deprecated_cap(name: str, value: float | None, default: float | None) -> float | None:
+    """``default`` when ``value`` is None; else ``value`` checked, with a DeprecationWarning
+    (GoldenRepair's ``max_intensity`` and ``gentle_max_intensity``)."""
+    if value is None:
+        return default
+    warnings.warn(
+        f"GoldenRepair's argument '{name}' is deprecated and will be removed: the intensity "
+        "ceiling is the controller's max_intensity ([controller] in the config), and gentle "
+        "mode's cap is runtime.golden.GENTLE_MAX_INTENSITY (1/φ). Drop the argument.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return check_float(name, value, low=0.0)
 
 
 def blend_fractures(
