@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from runtime.bus._endpoints import DEFAULT_PUBLISH_ENDPOINT, DEFAULT_SUBSCRIBE_ENDPOINT
 from runtime.controller._settings import ControllerSettings
 from runtime.errors import ConfigError
 from runtime.features import EegFeatureSettings, HeartFeatureSettings
@@ -30,8 +31,8 @@ class BusSettings(_Section):
     """``[bus]``: where the broker listens. Publishers connect to ``publish_endpoint``,
     subscribers (clients, ``kintsugi watch``) to ``subscribe_endpoint``."""
 
-    publish_endpoint: str = "tcp://127.0.0.1:5591"
-    subscribe_endpoint: str = "tcp://127.0.0.1:5592"
+    publish_endpoint: str = DEFAULT_PUBLISH_ENDPOINT
+    subscribe_endpoint: str = DEFAULT_SUBSCRIBE_ENDPOINT
     hwm: int = Field(1000, ge=1, le=1_000_000, description="messages queued per peer")
 
 

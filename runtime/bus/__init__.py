@@ -2,11 +2,18 @@
 
 from runtime.bus._broker import Broker, BrokerStats
 from runtime.bus._curve import CurveKeys, make_keys
-from runtime.bus._endpoints import check_bind_allowed, is_loopback
+from runtime.bus._endpoints import (
+    DEFAULT_PUBLISH_ENDPOINT,
+    DEFAULT_SUBSCRIBE_ENDPOINT,
+    check_bind_allowed,
+    is_loopback,
+)
 from runtime.bus._envelope import VERSION, Message, decode, encode
 from runtime.bus._sockets import BusPublisher, BusSubscriber, ReceiveStats
 
 __all__ = [
+    "DEFAULT_PUBLISH_ENDPOINT",
+    "DEFAULT_SUBSCRIBE_ENDPOINT",
     "VERSION",
     "Broker",
     "BrokerStats",

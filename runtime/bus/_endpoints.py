@@ -1,4 +1,5 @@
-"""Endpoint checks: loopback by default, anything else only with CURVE keys."""
+"""Default endpoints, and endpoint checks: loopback by default, anything else only with
+CURVE keys."""
 
 from __future__ import annotations
 
@@ -6,6 +7,12 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from runtime.errors import BusError
+
+#: Where publishers (the daemon's stages, a training job's reports) reach the broker when no
+#: config or flag says otherwise; ``[bus] publish_endpoint`` defaults to it.
+DEFAULT_PUBLISH_ENDPOINT = "tcp://127.0.0.1:5591"
+#: Where subscribers (clients, ``kintsugi watch``) reach the broker by default.
+DEFAULT_SUBSCRIBE_ENDPOINT = "tcp://127.0.0.1:5592"
 
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 

@@ -32,14 +32,14 @@ def _endpoint(flag_value: str | None, config_path: str | None, key: str, default
 
 def subscribe_endpoint(args: argparse.Namespace) -> str:
     """The endpoint from --endpoint, else from --config, else the default."""
-    from runtime.client import DEFAULT_SUBSCRIBE_ENDPOINT
+    from runtime.bus import DEFAULT_SUBSCRIBE_ENDPOINT
 
     return _endpoint(args.endpoint, args.config, "subscribe_endpoint", DEFAULT_SUBSCRIBE_ENDPOINT)
 
 
 def publish_endpoint(args: argparse.Namespace) -> str:
     """The endpoint from --publish-endpoint, else from --config, else the default."""
-    from runtime.client import DEFAULT_PUBLISH_ENDPOINT
+    from runtime.bus import DEFAULT_PUBLISH_ENDPOINT
 
     return _endpoint(
         getattr(args, "publish_endpoint", None),
