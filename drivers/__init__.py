@@ -8,6 +8,8 @@ from drivers._boards import (
     MASTER_BOARDS,
     BoardSpec,
     StreamLayout,
+    board_descr,
+    board_presets,
     describe_presets,
     lookup_board,
 )
@@ -32,6 +34,8 @@ __all__ = [
     "DeviceNotFoundError",
     "SourceSettings",
     "StreamLayout",
+    "board_descr",
+    "board_presets",
     "count_dropped",
     "describe_presets",
     "lookup_board",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from brainflow.board_shim import BoardIds, BoardShim
 
@@ -127,3 +128,27 @@ def describe_presets(board_id: int) -> dict[str, StreamLayout]:
             eda_rows=tuple(descr.get("eda_channels", ())),
         )
     return layouts
+
+
+def board_presets(board: str) -> tuple[str, ...]:
+    """Names of the presets ``board`` (by name) has, as ``BoardShim.get_board_presets`` says."""
+    board_id = lookup_board(board).board_id
+    return tuple(
+        PRESET_NAMES.get(int(p), f"preset{int(p)}")
+        for p in sorted(BoardShim.get_board_presets(board_id))
+    )
+
+
+def board_descr(board: str, preset: str = "default") -> dict[str, Any]:
+    """BrainFlow's descriptor of one preset of ``board`` (by name), as BrainFlow returns it.
+
+    Only a preset the board has is queried (see :func:`describe_presets` for why); another
+    raises a ValueError naming the presets it has.
+    """
+    presets = board_presets(board)
+    if preset not in presets:
+        raise ValueError(
+            f"the {board} board has no {preset!r} preset; it has: {', '.join(presets)}"
+        )
+    preset_id = next(i for i, name in PRESET_NAMES.items() if name == preset)
+    return dict(BoardShim.get_board_descr(lookup_board(board).board_id, preset_id))

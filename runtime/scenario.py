@@ -2,7 +2,8 @@
 
 The daemon replays a scenario through BrainFlow's PLAYBACK_FILE_BOARD, so the real driver
 code path runs in CI with known ground truth. This module bridges drivers/ (which knows
-BrainFlow's board descriptors) and sim/ (which knows physiology, not BrainFlow).
+BrainFlow's board descriptors: :func:`drivers.board_descr`) and sim/ (which knows
+physiology, not BrainFlow); it imports neither brainflow nor sim at module level.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from brainflow.board_shim import BoardShim, BrainFlowPresets
-
-from drivers import lookup_board
+from drivers import board_descr, board_presets
 
 logger = logging.getLogger("runtime.scenario")
 
@@ -21,18 +20,16 @@ logger = logging.getLogger("runtime.scenario")
 def sim_layout_for(board: str) -> Any:
     """The :class:`sim.BoardLayout` of ``board``, built from BrainFlow's descriptors.
 
-    Only presets ``BoardShim.get_board_presets`` returns are queried. The auxiliary preset
-    is included when the default preset has no PPG (Galea: PPG at 50 Hz on the auxiliary
-    preset). Boards without PPG carry an ECG lead on their last EEG channel.
+    Only presets the board has are queried. The auxiliary preset is included when the
+    default preset has no PPG (Galea: PPG at 50 Hz on the auxiliary preset). Boards without
+    PPG carry an ECG lead on their last EEG channel.
     """
     from sim import BoardLayout
 
-    board_id = lookup_board(board).board_id
-    presets = {int(p) for p in BoardShim.get_board_presets(board_id)}
-    default = BoardShim.get_board_descr(board_id, BrainFlowPresets.DEFAULT_PRESET)
+    default = board_descr(board, "default")
     aux = None
-    if int(BrainFlowPresets.AUXILIARY_PRESET) in presets and not default.get("ppg_channels"):
-        aux = BoardShim.get_board_descr(board_id, BrainFlowPresets.AUXILIARY_PRESET)
+    if "auxiliary" in board_presets(board) and not default.get("ppg_channels"):
+        aux = board_descr(board, "auxiliary")
     return BoardLayout.from_descr(default, aux)
 
 
@@ -56,11 +53,7 @@ def render_scenario_files(
     if written.aux is not None:
         keys["file_aux"] = str(written.aux)
     if layout.ecg_rows and not layout.ppg_rows and not (layout.aux and layout.aux.ppg_rows):
-        board_eeg = list(
-            BoardShim.get_board_descr(
-                lookup_board(master_board).board_id, BrainFlowPresets.DEFAULT_PRESET
-            )["eeg_channels"]
-        )
+        board_eeg = list(board_descr(master_board, "default")["eeg_channels"])
         keys["heart_signal"] = "ecg"
         keys["ecg_channels"] = tuple(board_eeg.index(r) for r in layout.ecg_rows)
     return keys

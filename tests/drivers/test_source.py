@@ -13,6 +13,8 @@ from drivers import (
     DeviceError,
     DeviceNotFoundError,
     SourceSettings,
+    board_descr,
+    board_presets,
     count_dropped,
     describe_presets,
     lookup_board,
@@ -50,6 +52,20 @@ def test_galea_heart_data_is_on_the_auxiliary_preset():
     assert layouts["default"].eeg_rows and not layouts["default"].ppg_rows
     assert layouts["auxiliary"].ppg_rows
     assert layouts["auxiliary"].sampling_rate == 50
+
+
+def test_board_descriptors_by_name_query_only_presets_the_board_has():
+    assert board_presets("galea") == ("default", "auxiliary")
+    assert board_presets("cyton") == ("default",)
+    aux = board_descr("galea", "auxiliary")
+    assert aux["sampling_rate"] == 50 and aux["ppg_channels"]
+    assert board_descr("cyton")["sampling_rate"] == 250
+    # A preset the board lacks is refused before BrainFlow is asked (a failed descriptor
+    # query corrupts its process-wide state), naming what the board has.
+    with pytest.raises(ValueError, match="no 'auxiliary' preset; it has: default"):
+        board_descr("cyton", "auxiliary")
+    with pytest.raises(ValueError, match="supported boards"):
+        board_presets("muse")
 
 
 @pytest.mark.parametrize(
