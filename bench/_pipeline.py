@@ -4,11 +4,12 @@ BrainFlow's playback board takes its row count and rate from a master board, and
 config's ``master_board`` is one of five boards with at most 16 EEG channels at 250 Hz
 (BrainFlow has no 256-channel board and no 64-channel one at 250–1000 Hz). So for those
 layouts the driver's place is taken by :class:`ChunkInjector`, which publishes ``raw.eeg``
-chunks exactly as the driver stage does (same body keys, float32 (n_ch, n) payload, its own
-stage thread and publisher). Everything after it is the daemon's own: a :class:`Broker`,
-the :class:`FeatureStage` and the :class:`ControllerStage`, each supervised, wired as
-``Daemon.start`` wires them. (``Daemon`` itself always starts a driver, whose ``raw.eeg``
-would mix with the injected stream.)
+chunks exactly as the driver stage does (a :class:`~runtime.messages.RawChunk`, float32 (n_ch, n)
+payload, its own stage thread and publisher). Everything after it is the daemon's own: a
+:class:`Broker` and the stages built by :func:`runtime._pipeline.build_stages` (feature
+stage, controller, and the injector as the source), each supervised, started as
+``Daemon.start`` starts them. The injector starts only when :meth:`InjectedPipeline.
+start_injector` is called, once an observer is subscribed.
 
 The injected EEG is 1/f noise plus an alpha peak, made in the frequency domain so it is
 periodic: it can be replayed in a loop without a seam, and every channel passes the feature
@@ -19,22 +20,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import zmq
 
+from runtime._pipeline import build_stages, start_subscribers, stop_stages
 from runtime.bus import Broker, BusSubscriber
 from runtime.config import Config, config_from_mapping
-from runtime.stages import (
-    ControllerStage,
-    FeatureStage,
-    StageContext,
-    SupervisedStage,
-    confirm_publishing,
-)
+from runtime.messages import AttentionFeature, RawChunk
+from runtime.stages import StageContext, SupervisedStage, confirm_publishing
 
 #: Seconds of distinct EEG generated; longer streams loop over it (seamlessly).
 LOOP_S = 16.0
@@ -154,18 +151,18 @@ class ChunkInjector:
                 start = first % loop_n
                 idx = np.arange(start, start + n) % loop_n if start + n > loop_n else None
                 chunk = plan.data[:, idx] if idx is not None else plan.data[:, start : start + n]
-                body = {
-                    "preset": "default",
-                    "fs": plan.fs,
-                    "channels": plan.names,
-                    "first_index": first,
-                    "dropped": 0,
-                    "t_first": t0 + first / plan.fs,
-                    "t_last": t0 + (first + n - 1) / plan.fs,
-                }
+                body = RawChunk(
+                    preset="default",
+                    fs=float(plan.fs),
+                    channels=tuple(plan.names),
+                    first_index=first,
+                    dropped=0,
+                    t_first=t0 + first / plan.fs,
+                    t_last=t0 + (first + n - 1) / plan.fs,
+                )
                 if plan.first_publish_wall is None:
                     plan.first_publish_wall = time.perf_counter()
-                publisher.publish("raw.eeg", body, array=chunk, source_time=body["t_last"])
+                publisher.publish("raw.eeg", body, array=chunk, source_time=body.t_last)
                 plan.published_n = first + n
             plan.done.set()
             context.stop.wait()  # a stage returns only when asked to stop
@@ -176,8 +173,9 @@ class ChunkInjector:
 class InjectedPipeline:
     """Broker + feature and controller stages (supervised), fed by a :class:`ChunkInjector`.
 
-    ``start()`` returns once the subscribers are registered at the broker and the injector
-    has confirmed that its messages arrive; ``stop()`` is safe to call twice.
+    ``start()`` returns once the subscribers are registered at the broker;
+    :meth:`start_injector` then starts the injector and returns once its messages arrive.
+    ``stop()`` is safe to call twice.
     """
 
     def __init__(self, plan: InjectionPlan, config: Config | None = None) -> None:
@@ -194,38 +192,33 @@ class InjectedPipeline:
             context=self._zmq,
         )
         self.stages: list[SupervisedStage] = []
+        self._injector: SupervisedStage | None = None
         self.failures: list[str] = []
 
     def start(self) -> None:
-        cfg = self.config
+        """Bind the broker and start the feature and controller stages (not the injector)."""
         self.broker.start()
-        functions: dict[str, Callable[[StageContext], None]] = {
-            "controller": ControllerStage(cfg.controller, cfg.daemon.status_interval_s),
-            "features": FeatureStage(cfg.features, cfg.source, cfg.daemon.status_interval_s),
-            "driver": ChunkInjector(self.plan),
-        }
-        for name, function in functions.items():
-            context = StageContext(
-                name=name,
-                publish_endpoint=self.broker.publish_endpoint,
-                subscribe_endpoint=self.broker.subscribe_endpoint,
-                stop=self._stop,
-                hwm=cfg.bus.hwm,
-                zmq_context=self._zmq,
-            )
-            self.stages.append(SupervisedStage(context, function, on_failure=self._failed))
-        for stage in self.stages[:2]:
-            stage.start()
-        for stage in self.stages[:2]:
-            if not stage.context.ready.wait(10.0):
-                self.stop()
-                raise RuntimeError(f"bench pipeline: the {stage.name} stage did not start")
+        self.stages = build_stages(
+            self.config,
+            ChunkInjector(self.plan),
+            publish_endpoint=self.broker.publish_endpoint,
+            subscribe_endpoint=self.broker.subscribe_endpoint,
+            stop=self._stop,
+            zmq_context=self._zmq,
+            on_failure=self._failed,
+        )
+        try:
+            self._injector = start_subscribers(self.stages)
+        except Exception:
+            self.stop()
+            raise
 
     def start_injector(self) -> None:
         """Start publishing (call once an observer is subscribed)."""
-        injector = self.stages[2]
-        injector.start()
-        if not injector.context.ready.wait(10.0):
+        if self._injector is None:
+            raise RuntimeError("bench pipeline: start() it before start_injector()")
+        self._injector.start()
+        if not self._injector.context.ready.wait(10.0):
             raise RuntimeError("bench pipeline: injected messages do not reach the broker")
 
     def subscriber(self, topics: tuple[str, ...]) -> BusSubscriber:
@@ -237,11 +230,9 @@ class InjectedPipeline:
         self.failures.append(f"{name}: {type(exc).__name__}: {exc}")
 
     def stop(self) -> None:
-        self._stop.set()
-        for stage in self.stages:
-            stage.join(5.0)
+        cut_short = stop_stages(self.stages, self._stop, 5.0 * max(1, len(self.stages)))
         self.broker.stop()
-        if all(not stage.alive for stage in self.stages):
+        if not cut_short:
             self._zmq.term()
 
     def __enter__(self) -> InjectedPipeline:
@@ -264,7 +255,31 @@ class EstimateLog:
     window_n: int | None = None
     hop_n: int | None = None
 
-    def add(self, body: dict[str, Any], arrival_perf: float, arrival_wall: float) -> None:
+    def add(
+        self,
+        estimate: AttentionFeature | Mapping[str, Any],
+        arrival_perf: float,
+        arrival_wall: float,
+    ) -> None:
+        """Log one estimate (``message.data`` of a ``features.attention`` message)."""
+        if not isinstance(estimate, AttentionFeature):
+            self._add_mapping(estimate, arrival_perf, arrival_wall)
+            return
+        self.ends.append(estimate.sample_index)
+        self.arrivals.append(arrival_perf)
+        self.quality.append(estimate.quality)
+        raw_time = estimate.trace.raw_publish_time if estimate.trace is not None else None
+        if raw_time is not None:
+            self.latencies_ms.append((arrival_wall - raw_time) * 1e3)
+        if self.window_n is None:
+            self.window_n = int(round(estimate.window_s * self.fs))
+            self.hop_n = int(round(estimate.hop_s * self.fs))
+
+    def _add_mapping(
+        self, body: Mapping[str, Any], arrival_perf: float, arrival_wall: float
+    ) -> None:
+        # Transitional: bench_cpu.py, bench_replay.py and tests/bench/test_suite.py still
+        # pass ``dict(message.body)``; remove once they pass ``message.data``.
         self.ends.append(int(body["sample_index"]))
         self.arrivals.append(arrival_perf)
         self.quality.append(float(body.get("quality", 0.0)))
@@ -304,9 +319,9 @@ def observe_attention(
             if until(log):
                 return True
             continue
-        if message.topic != "features.attention":
+        if not isinstance(message.data, AttentionFeature):
             continue
-        log.add(dict(message.body), time.perf_counter(), time.time())
+        log.add(message.data, time.perf_counter(), time.time())
         if on_estimate is not None:
             on_estimate(log.ends[-1])
         if until(log):

@@ -1,8 +1,12 @@
-"""The daemon: a broker and the stages (driver, features, controller), supervised.
+"""The daemon: a broker and the stages (source, features, controller), supervised.
 
 Lifecycle only: what to run comes from :class:`runtime.config.Config`, each stage is its
-own module. ``start()`` returns once the bus is bound and the board is open (or raises);
-``stop()`` stops every stage within a deadline and logs what it cut short.
+own module, and the stages are built by :func:`runtime._pipeline.build_stages`, once each.
+The source stage (the driver on the configured board, or what a caller puts in its place)
+comes from a factory. ``start()`` returns once the bus is bound and the source is open
+(or raises :class:`StartupError`); ``stop()`` stops every stage within a deadline and logs
+what it cut short; :meth:`Daemon.run_until_stopped` does both around a wait that
+SIGINT/SIGTERM end (a second SIGINT forces an exit).
 """
 
 from __future__ import annotations
@@ -13,34 +17,105 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import zmq
 
-from drivers import DeviceError
+from drivers import BrainFlowSource, DeviceError
+from runtime._pipeline import (
+    SOURCE_STAGE,
+    StartupError,
+    build_stages,
+    start_subscribers,
+    stop_stages,
+)
+from runtime._signals import StopSignals
 from runtime.bus import Broker, BusPublisher
 from runtime.config import Config
 from runtime.errors import KintsugiError
+from runtime.messages import ComponentStatus, DaemonStatus, StageHealth
+from runtime.messages._status import status_type
 from runtime.stages import (
-    ControllerStage,
     DriverStage,
-    FeatureStage,
     StageContext,
     StageFunction,
     SupervisedStage,
+    plan_raw_streams,
+    source_settings,
 )
+
+__all__ = [
+    "Daemon",
+    "OpenedDriver",
+    "RunResult",
+    "SourceFactory",
+    "StartupError",
+    "driver_source",
+]
 
 logger = logging.getLogger("runtime.daemon")
 
+#: Builds the source stage from the daemon's config (scenario already rendered). It may
+#: open a device, and raises DeviceError, ValueError or KintsugiError when it cannot. A
+#: stage with a ``close()`` method has it called when start-up fails before the stage ran
+#: (to release what the factory opened).
+SourceFactory = Callable[[Config], StageFunction]
 
-class StartupError(KintsugiError):
-    """The daemon could not start: the bus could not bind or the board could not be opened."""
+
+class OpenedDriver:
+    """The driver stage and the board it will use on its first run, opened in advance."""
+
+    def __init__(self, stage: DriverStage, board: BrainFlowSource) -> None:
+        self.stage = stage
+        self.board = board
+
+    def __call__(self, context: StageContext) -> None:
+        self.stage(context)
+
+    def close(self) -> None:
+        """Release the board (start-up failed before the stage ran)."""
+        self.board.close()
+
+
+def driver_source(*, board_rows: bool = False) -> SourceFactory:
+    """The default source: the driver stage on ``[source]``'s board, opened by the factory
+    so that an absent board fails start-up at once, before the bus binds. ``board_rows``:
+    the driver also publishes every BrainFlow row as ``raw.board.<preset>`` (recording)."""
+
+    def open_driver(config: Config) -> OpenedDriver:
+        board = BrainFlowSource(source_settings(config.source))
+        plan_raw_streams(board.layouts, config.source)  # config errors before any streaming
+        board.open()
+        stage = DriverStage(
+            config.source, config.daemon.status_interval_s, opened=board, board_rows=board_rows
+        )
+        return OpenedDriver(stage, board)
+
+    return open_driver
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How :meth:`Daemon.run_until_stopped` ended: ``reason`` is ``signal`` (``signal``
+    names it), ``duration`` or ``done`` (``until`` said so); ``cut_short`` the stages
+    that did not stop within the shutdown deadline."""
+
+    reason: Literal["signal", "duration", "done"]
+    signal: str | None = None
+    cut_short: list[str] = field(default_factory=list)
 
 
 class Daemon:
-    """Runs the whole pipeline in one process, each stage in its own thread."""
+    """Runs the whole pipeline in one process, each stage in its own thread.
+
+    ``source`` builds the stage that publishes ``raw.*`` (default: :func:`driver_source`
+    with ``board_rows``); ``extra_stages`` (recorder, LSL bridge) are functions of a
+    StageContext, supervised like the rest and started with the subscribers before the
+    source.
+    """
 
     def __init__(
         self,
@@ -49,21 +124,23 @@ class Daemon:
         curve: Any = None,
         extra_stages: Mapping[str, StageFunction] | None = None,
         board_rows: bool = False,
+        source: SourceFactory | None = None,
     ) -> None:
         self.config = config
         self._curve = curve
-        # More stages (recorder, LSL bridge): each a function of a StageContext, supervised
-        # like the rest, started with the subscribers before the driver.
         self._extra_stages = dict(extra_stages or {})
-        self._board_rows = board_rows  # the driver also publishes raw.board.<preset>
+        self._source_factory = source if source is not None else driver_source(
+            board_rows=board_rows
+        )
         self._stop = threading.Event()
         self._zmq = zmq.Context()
         self.broker = self._new_broker(config.bus.publish_endpoint, config.bus.subscribe_endpoint)
         self.broker_restarts = 0
         self.stages: list[SupervisedStage] = []
-        self._events: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[ComponentStatus] = queue.SimpleQueue()
         self._status_thread: threading.Thread | None = None
         self.started_at: float | None = None
+        self._stopped: list[str] | None = None
         self._scenario_dir: Path | None = None
 
     def _new_broker(self, publish_endpoint: str, subscribe_endpoint: str) -> Broker:
@@ -109,68 +186,50 @@ class Daemon:
                 source.scenario, source.master_board, self._scenario_dir, source.speed
             )
         except ValueError as exc:  # sim's ScenarioError/SimError
+            self._abort_start(free_context=True)
             raise StartupError(f"[source] scenario = {source.scenario!r}: {exc}") from exc
         return with_overrides(self.config, "source", **keys)
 
     def start(self) -> None:
-        """Bind the bus, open the board, start the stages; raises StartupError on failure."""
+        """Bind the bus, open the source, start the stages; raises StartupError on failure."""
         if self.config.source.scenario:
             self.config = self._render_scenario()
         cfg = self.config
-        driver = DriverStage(cfg.source, cfg.daemon.status_interval_s)
         try:
-            opened = driver.open_board()
-        except (DeviceError, ValueError) as exc:
+            source = self._source_factory(cfg)
+        except (DeviceError, ValueError, KintsugiError) as exc:
+            self._abort_start(free_context=True)  # nothing has a socket yet
             raise StartupError(str(exc)) from exc
         try:
             self.broker.start()
         except KintsugiError as exc:
-            opened.close()
+            close = getattr(source, "close", None)
+            if callable(close):
+                close()
+            # A broker thread that ended has no socket left in use; one that timed out may.
+            self._abort_start(free_context=not self.broker.running)
             raise StartupError(str(exc)) from exc
-        driver = DriverStage(
-            cfg.source, cfg.daemon.status_interval_s, opened=opened, board_rows=self._board_rows
+        self.stages = build_stages(
+            cfg,
+            source,
+            publish_endpoint=self.broker.publish_endpoint,
+            subscribe_endpoint=self.broker.subscribe_endpoint,
+            stop=self._stop,
+            zmq_context=self._zmq,
+            curve=self._curve,
+            extra_stages=self._extra_stages,
+            on_failure=self._stage_failed,
         )
-        stage_functions: dict[str, StageFunction] = {
-            "controller": ControllerStage(cfg.controller, cfg.daemon.status_interval_s),
-            "features": FeatureStage(cfg.features, cfg.source, cfg.daemon.status_interval_s),
-            **self._extra_stages,
-            "driver": driver,
-        }
-        for name, function in stage_functions.items():
-            context = StageContext(
-                name=name,
-                publish_endpoint=self.broker.publish_endpoint,
-                subscribe_endpoint=self.broker.subscribe_endpoint,
-                stop=self._stop,
-                hwm=cfg.bus.hwm,
-                curve=self._curve,
-                zmq_context=self._zmq,
-            )
-            self.stages.append(
-                SupervisedStage(
-                    context,
-                    function,
-                    backoff_s=cfg.daemon.restart_backoff_s,
-                    backoff_max_s=cfg.daemon.restart_backoff_max_s,
-                    on_failure=self._stage_failed,
-                )
-            )
         self._status_thread = threading.Thread(
             target=self._publish_status, name="kintsugi-status", daemon=True
         )
         self._status_thread.start()
-        # Subscribers first, confirmed at the broker, then the driver: no sample is
-        # published before the feature stage can receive it.
-        for stage in self.stages:
-            if stage.name != "driver":
-                stage.start()
-        for stage in self.stages:
-            if stage.name != "driver" and not stage.context.ready.wait(10.0):
-                self.stop(1.0)
-                raise StartupError(f"the {stage.name} stage did not become ready in 10 s")
-        for stage in self.stages:
-            if stage.name == "driver":
-                stage.start()
+        try:
+            source_stage = start_subscribers(self.stages)
+        except StartupError:
+            self.stop(1.0)
+            raise
+        source_stage.start()
         self.started_at = time.monotonic()
         logger.info(
             "daemon: running (publish %s, subscribe %s)",
@@ -179,32 +238,100 @@ class Daemon:
         )
 
     def stop(self, deadline_s: float | None = None) -> list[str]:
-        """Stop every stage, then the broker; returns the names of stages cut short."""
+        """Stop every stage, then the broker; returns the names of stages cut short.
+
+        Safe to call twice (the second call returns the first one's answer)."""
+        if self._stopped is not None:
+            return list(self._stopped)
         deadline_s = self.config.daemon.shutdown_deadline_s if deadline_s is None else deadline_s
-        self._stop.set()
         end = time.monotonic() + deadline_s
-        cut_short = [
-            stage.name for stage in self.stages if not stage.join(max(0.0, end - time.monotonic()))
-        ]
-        for name in cut_short:
-            logger.warning("daemon: stage %s did not stop within %.1f s", name, deadline_s)
+        cut_short = stop_stages(self.stages, self._stop, deadline_s)
         if self._status_thread is not None:
             self._status_thread.join(max(0.1, end - time.monotonic()))
         self.broker.stop()
         if not cut_short:
             self._zmq.term()
+        self._remove_scenario()
+        self._stopped = cut_short
+        return list(cut_short)
+
+    def _abort_start(self, *, free_context: bool) -> None:
+        """Undo a start that failed before any stage ran."""
+        if free_context:
+            self._zmq.destroy(linger=0)  # closes what the failed broker left open, then terms
+        self._remove_scenario()
+
+    def _remove_scenario(self) -> None:
         if self._scenario_dir is not None:
             shutil.rmtree(self._scenario_dir, ignore_errors=True)
-        return cut_short
+            self._scenario_dir = None
 
-    def health(self) -> dict[str, Any]:
-        """Each stage: alive, restarts, last failure."""
+    def run_until_stopped(
+        self,
+        duration_s: float | None = None,
+        *,
+        until: Callable[[], bool] | None = None,
+        on_started: Callable[[Daemon], None] | None = None,
+        name: str = "daemon",
+        poll_s: float = 0.2,
+    ) -> RunResult:
+        """Start (unless started), run until SIGINT/SIGTERM, ``duration_s`` or ``until()``,
+        then stop within ``[daemon] shutdown_deadline_s``.
+
+        Signal handlers are installed (main thread only) before starting, so a signal during
+        start-up stops too; ``on_started`` is called once the daemon runs (the CLI prints
+        its endpoints there). A second SIGINT while stopping logs the stages still running
+        and exits the process at once with status 130. ``name`` prefixes the log lines.
+        """
+        with StopSignals(name, on_force=self._log_running_stages) as signals:
+            if self.started_at is None:
+                self.start()
+            if on_started is not None:
+                on_started(self)
+            reason = self._wait(signals.stop, duration_s, until, poll_s)
+            cut_short = self.stop()
+        if cut_short:
+            logger.warning("%s: stopped; cut short: %s", name, ", ".join(cut_short))
+        return RunResult(
+            reason="signal" if signals.received else reason,
+            signal=signals.received,
+            cut_short=cut_short,
+        )
+
+    @staticmethod
+    def _wait(
+        stop: threading.Event,
+        duration_s: float | None,
+        until: Callable[[], bool] | None,
+        poll_s: float,
+    ) -> Literal["signal", "duration", "done"]:
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        while not stop.is_set():
+            if until is not None and until():
+                return "done"
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return "duration"
+            stop.wait(poll_s if remaining is None else min(poll_s, remaining))
+        return "signal"
+
+    def _log_running_stages(self) -> None:
+        running = [stage.name for stage in self.stages if stage.alive]
+        logger.warning(
+            "daemon: forced exit; stages still running: %s", ", ".join(running) or "none"
+        )
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Each stage: alive, restarts, last failure (the ``stages`` of ``status.daemon``)."""
+        return {name: health.to_dict() for name, health in self._stage_health().items()}
+
+    def _stage_health(self) -> dict[str, StageHealth]:
         return {
-            stage.name: {
-                "alive": stage.alive,
-                "restarts": stage.context.restarts,
-                "last_failure": stage.failures[-1] if stage.failures else None,
-            }
+            stage.name: StageHealth(
+                alive=stage.alive,
+                restarts=stage.context.restarts,
+                last_failure=stage.failures[-1] if stage.failures else None,
+            )
             for stage in self.stages
         }
 
@@ -216,13 +343,14 @@ class Daemon:
         self.stop()
 
     def _stage_failed(self, name: str, exc: BaseException, retry_in_s: float) -> None:
+        """A supervised stage raised: report it on ``status.<name>`` in that status's type."""
         self._events.put(
-            {
-                "component": name,
-                "state": "reconnecting" if name == "driver" else "restarting",
-                "error": f"{type(exc).__name__}: {exc}",
-                "retry_in_s": retry_in_s,
-            }
+            status_type(f"status.{name}")(
+                component=name,
+                state="reconnecting" if name == SOURCE_STAGE else "restarting",
+                error=f"{type(exc).__name__}: {exc}",
+                retry_in_s=retry_in_s,
+            )
         )
 
     def _publish_status(self) -> None:
@@ -233,21 +361,21 @@ class Daemon:
             while not self._stop.is_set():
                 try:
                     event = self._events.get(timeout=self.config.daemon.status_interval_s)
-                    publisher.publish(f"status.{event['component']}", event)
+                    publisher.publish(f"status.{event.component}", event)
                 except queue.Empty:
                     pass
                 self._watch_broker()
                 publisher.publish(
                     "status.daemon",
-                    {
-                        "component": "daemon",
-                        "state": "running",
-                        "publish_endpoint": self.publish_endpoint,
-                        "subscribe_endpoint": self.subscribe_endpoint,
-                        "stages": self.health(),
-                        "broker": self.broker.stats.to_dict(),
-                        "broker_restarts": self.broker_restarts,
-                    },
+                    DaemonStatus(
+                        component="daemon",
+                        state="running",
+                        publish_endpoint=self.publish_endpoint,
+                        subscribe_endpoint=self.subscribe_endpoint,
+                        stages=self._stage_health(),
+                        broker=self.broker.stats.to_dict(),
+                        broker_restarts=self.broker_restarts,
+                    ),
                 )
         finally:
             publisher.close()

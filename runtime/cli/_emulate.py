@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -130,6 +127,7 @@ def _first_line(args: argparse.Namespace, emulator: Any, scenario: Any, faults: 
 
 
 def _handle(args: argparse.Namespace) -> int:
+    from runtime._signals import StopSignals
     from sim.emulators import EmulatorError
 
     emulator, scenario, faults = _build(args)
@@ -139,23 +137,24 @@ def _handle(args: argparse.Namespace) -> int:
         print(f"kintsugi emulate: error: {exc}", file=sys.stderr)
         return _exit.STARTUP_FAILURE
     print(_first_line(args, emulator, scenario, faults), flush=True)
-    stop = threading.Event()
-    _install_signal_handlers(stop)
     deadline = None if args.duration is None else time.monotonic() + args.duration
     shown = 0
-    try:
-        while not stop.is_set() and emulator.running:
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            stop.wait(0.2)
-            shown = _show_events(args, emulator, shown)
-    finally:
-        failure = None
+    # The daemon's signal handling (runtime._signals): Ctrl-C / SIGTERM stop cleanly, a
+    # second Ctrl-C while stopping forces the exit.
+    with StopSignals("emulate") as signals:
         try:
-            emulator.stop()
-        except EmulatorError as exc:
-            failure = exc
-        _show_events(args, emulator, shown)
+            while not signals.stop.is_set() and emulator.running:
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                signals.stop.wait(0.2)
+                shown = _show_events(args, emulator, shown)
+        finally:
+            failure = None
+            try:
+                emulator.stop()
+            except EmulatorError as exc:
+                failure = exc
+            _show_events(args, emulator, shown)
     stats = emulator.stats.to_dict()
     if args.json:
         print(json.dumps({"event": "stopped", "stats": stats}), flush=True)
@@ -177,14 +176,3 @@ def _show_events(args: argparse.Namespace, emulator: Any, shown: int) -> int:
             print(f"kintsugi emulate: {t_s:8.3f} s: {what}", flush=True)
     return len(log)
 
-
-def _install_signal_handlers(stop: threading.Event) -> None:
-    """SIGINT/SIGTERM ask for a clean stop; a second SIGINT exits at once."""
-
-    def request_stop(signum: int, _frame: object) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            os._exit(_exit.INTERRUPTED)
-        stop.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)

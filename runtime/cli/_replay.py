@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 
 from runtime.cli import _exit
 
@@ -19,6 +17,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "live session, and a progress bar. --speed K plays K× faster than real time "
             "(0: as fast as possible); the features are the same at any speed. Other tools "
             "(kintsugi monitor, watch, a training job) can attach to the replay's bus."
+        ),
+        epilog=(
+            "Exit status: 0 the whole file played, 1 the replay ended before the file's end, "
+            "2 bad arguments or session, 130 stopped by Ctrl-C / SIGTERM (a second Ctrl-C "
+            "forces the exit at once)."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -47,6 +50,7 @@ def _handle(args: argparse.Namespace) -> int:
     )
 
     from drivers import set_brainflow_logging
+    from runtime._signals import StopSignals
     from runtime.config import load_config
     from runtime.lab import replay_session
     from runtime.lab._replay import check_speed
@@ -54,20 +58,13 @@ def _handle(args: argparse.Namespace) -> int:
     speed = check_speed(args.speed)
     config = load_config(args.config) if args.config else None
     set_brainflow_logging(args.verbose >= 2)
-    stop = threading.Event()
-    interrupted = []
-
-    def request_stop(signum: int, _frame: object) -> None:
-        interrupted.append(signum)
-        stop.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
     progress = Progress(
         TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TextColumn("samples"),
         TimeElapsedColumn(), TimeRemainingColumn(), disable=args.no_progress,
     )
-    with progress:
+    # The daemon's own signal handling (runtime._signals): Ctrl-C stops the replay cleanly,
+    # a second Ctrl-C forces the exit.
+    with StopSignals("replay") as signals, progress:
         task = progress.add_task("replay", total=None)
 
         def on_progress(done: int, total: int) -> None:
@@ -83,7 +80,7 @@ def _handle(args: argparse.Namespace) -> int:
                 "subscribe_endpoint": args.subscribe_endpoint,
             },
             on_progress=on_progress,
-            stop=stop,
+            stop=signals.stop,
         )
     modes = ", ".join(f"{m}: {n}" for m, n in sorted(result.modes.items())) or "none"
     print(
@@ -92,6 +89,6 @@ def _handle(args: argparse.Namespace) -> int:
         f"({modes}), {result.decisions} decisions"
         + (f"; recorded to {args.record}" if args.record else "")
     )
-    if interrupted:
+    if signals.received:
         return _exit.INTERRUPTED
     return _exit.OK if result.complete else _exit.FOUND

@@ -3,16 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import signal
-import sys
-import threading
-import time
 
 from runtime.cli import _exit
-
-logger = logging.getLogger("runtime.cli")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +14,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Run the daemon in the foreground. Prints the bus endpoints on its first line; "
             "stops on Ctrl-C / SIGTERM (a second Ctrl-C forces) or after --duration."
+        ),
+        epilog=(
+            "Exit status: 0 stopped (by Ctrl-C, SIGTERM or --duration), 3 start-up failed "
+            "(config, bus, board), 130 a second Ctrl-C forced the exit."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -104,22 +100,17 @@ def _handle(args: argparse.Namespace) -> int:
 
         extra_stages["lsl"] = LslBridgeStage(config)
     daemon = Daemon(config, curve=keys, extra_stages=extra_stages, board_rows=bool(args.record))
-    daemon.start()
-    print(
-        f"kintsugi run: board={config.source.board} "
-        f"publish_endpoint={daemon.publish_endpoint} "
-        f"subscribe_endpoint={daemon.subscribe_endpoint}",
-        flush=True,
-    )
-    stop = threading.Event()
-    _install_signal_handlers(stop)
-    deadline = None if args.duration is None else time.monotonic() + args.duration
-    while not stop.is_set():
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            break
-        stop.wait(0.2 if remaining is None else min(0.2, remaining))
-    cut_short = daemon.stop()
+
+    def announce(daemon: Daemon) -> None:
+        print(
+            f"kintsugi run: board={config.source.board} "
+            f"publish_endpoint={daemon.publish_endpoint} "
+            f"subscribe_endpoint={daemon.subscribe_endpoint}",
+            flush=True,
+        )
+
+    result = daemon.run_until_stopped(args.duration, on_started=announce, name="run")
+    cut_short = result.cut_short
     print(
         f"kintsugi run: stopped{' (cut short: ' + ', '.join(cut_short) + ')' if cut_short else ''}"
     )
@@ -138,17 +129,3 @@ def listen_on(endpoint: str, host: str) -> str:
     port = rest.rsplit(":", 1)[1]
     host = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return f"tcp://{host}:{port}"
-
-
-def _install_signal_handlers(stop: threading.Event) -> None:
-    """SIGINT/SIGTERM ask for a clean stop; a second SIGINT exits at once."""
-
-    def request_stop(signum: int, _frame: object) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            print("kintsugi run: forced exit", file=sys.stderr, flush=True)
-            os._exit(_exit.INTERRUPTED)
-        logger.info("run: %s received; stopping", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)

@@ -3,11 +3,9 @@ recover. The daemon runs in-process on real boards (synthetic, playback) and a r
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,9 +20,9 @@ from runtime.client import ControlClient
 from runtime.config import config_from_mapping
 from runtime.daemon import Daemon
 from runtime.features import AttentionEstimator
+from runtime.messages import AttentionFeature, Control, DriverStatus, FeaturesStatus, RawChunk
 from runtime.scenario import sim_layout_for
 from tests.conftest import free_tcp_port
-from tests.daemon._helpers import DaemonProcess, write_config
 
 
 def _config(source: dict, **sections):
@@ -74,11 +72,11 @@ class Recorder:
 
 
 def _state(name: str) -> Callable:
-    return lambda m: m.topic == "status.driver" and m.body.get("state") == name
+    return lambda m: isinstance(m.data, DriverStatus) and m.data.state == name
 
 
 def _live_control(m) -> bool:
-    return m.topic == "control" and not m.body["safe"]
+    return isinstance(m.data, Control) and not m.data.safe
 
 
 def test_a_playback_file_that_ends_is_detected_and_control_goes_safe(tmp_path):
@@ -92,7 +90,7 @@ def test_a_playback_file_that_ends_is_detected_and_control_goes_safe(tmp_path):
             assert recorder.until(lambda ms: any(map(_live_control, ms)), 15)
             assert recorder.until(
                 lambda ms: any(
-                    m.topic == "control" and m.body["rule"] == "safe:device-ended" for m in ms
+                    m.topic == "control" and m.data.rule == "safe:device-ended" for m in ms
                 ),
                 15,
             )
@@ -101,14 +99,14 @@ def test_a_playback_file_that_ends_is_detected_and_control_goes_safe(tmp_path):
     last_sample = max(m.publish_time for m in recorder.messages if m.topic == "raw.eeg")
     ended = recorder.first(_state("ended"))
     safe = recorder.first(
-        lambda m: m.topic == "control" and m.publish_time > last_sample and m.body["safe"]
+        lambda m: m.topic == "control" and m.publish_time > last_sample and m.data.safe
     )
     # Bounds: the detector's 0.5 s stall timeout plus a second of slack for a loaded
     # 2-core CI machine (without detection, control would only go safe when its TTL ran out,
     # under another rule).
     assert ended.publish_time - last_sample <= 1.5
     assert safe.publish_time - last_sample <= 2.0
-    assert safe.body["intensity"] == 1.0 and safe.body["gentle"] is True
+    assert safe.data.intensity == 1.0 and safe.data.gentle is True
 
 
 def _inject(monkeypatch, fault: str, trigger: threading.Event) -> list:
@@ -144,7 +142,7 @@ def test_a_board_that_fails_mid_stream_is_reported_made_safe_and_reconnected(mon
             expected = "reconnecting"
             assert recorder.until(
                 lambda ms: any(
-                    m.topic == "status.driver" and m.body.get("state") == expected for m in ms
+                    m.topic == "status.driver" and m.data.state == expected for m in ms
                 ),
                 15,
             )
@@ -169,20 +167,20 @@ def test_a_board_that_fails_mid_stream_is_reported_made_safe_and_reconnected(mon
         for m in recorder.messages
         if m.topic == "status.driver"
         and m.publish_time > last_good
-        and m.body.get("state") != "streaming"
+        and m.data.state != "streaming"
     ]
     first_state = states[0]
-    assert first_state.body["state"] in ("stalled", "reconnecting", "lost")
+    assert first_state.data.state in ("stalled", "reconnecting", "lost")
     assert first_state.publish_time - last_good <= 1.5  # stall_timeout_s + 1 s of slack
     safe = next(
         m
         for m in recorder.messages
-        if m.topic == "control" and m.publish_time > last_good and m.body["safe"]
+        if m.topic == "control" and m.publish_time > last_good and m.data.safe
     )
     assert safe.publish_time - last_good <= 2.0
-    assert safe.body["rule"].startswith("safe:device-")
+    assert safe.data.rule.startswith("safe:device-")
     if fault == "freeze":
-        assert any(m.body.get("state") == "lost" for m in states)
+        assert any(m.data.state == "lost" for m in states)
     assert recovered_s < 15
 
 
@@ -191,9 +189,9 @@ def _assert_control_finite_and_bounded(messages: list, config) -> None:
     controls = [m for m in messages if m.topic == "control"]
     assert controls, "no control message was received"
     for message in controls:
-        intensity = message.body["intensity"]
-        assert math.isfinite(intensity), message.body
-        assert limits.min_intensity <= intensity <= limits.max_intensity, message.body
+        intensity = message.data.intensity
+        assert math.isfinite(intensity), message.data
+        assert limits.min_intensity <= intensity <= limits.max_intensity, message.data
 
 
 def test_a_stage_that_raises_is_restarted_and_reported_while_control_stays_safe(monkeypatch):
@@ -216,7 +214,7 @@ def test_a_stage_that_raises_is_restarted_and_reported_while_control_stays_safe(
 
     def report(ms: list):
         return next(
-            (m for m in ms if m.topic == "status.features" and m.body.get("state") == "restarting"),
+            (m for m in ms if m.topic == "status.features" and m.data.state == "restarting"),
             None,
         )
 
@@ -229,7 +227,7 @@ def test_a_stage_that_raises_is_restarted_and_reported_while_control_stays_safe(
             for m in ms
             if m.topic == "features.attention"
             and m.publish_time > fault.publish_time
-            and m.body["valid"]
+            and m.data.valid
         ]
         return bool(valid_after) and any(
             _live_control(m) and m.publish_time > valid_after[0].publish_time for m in ms
@@ -239,7 +237,7 @@ def test_a_stage_that_raises_is_restarted_and_reported_while_control_stays_safe(
         with Daemon(config) as daemon:
             assert recorder.until(
                 lambda ms: (
-                    any(m.topic == "features.attention" and m.body["valid"] for m in ms)
+                    any(m.topic == "features.attention" and m.data.valid for m in ms)
                     and any(map(_live_control, ms))
                 ),
                 20,
@@ -255,29 +253,32 @@ def test_a_stage_that_raises_is_restarted_and_reported_while_control_stays_safe(
     assert "injected feature failure" in health["last_failure"]
     messages = recorder.messages
     fault = report(messages)
-    assert fault.body["error"] == "RuntimeError: injected feature failure"
+    # The supervisor's report is the stage's own status type, with the failure in it.
+    assert isinstance(fault.data, FeaturesStatus)
+    assert fault.data.error == "RuntimeError: injected feature failure"
+    assert fault.data.retry_in_s is not None and 2.4 <= fault.data.retry_in_s <= 3.6
     features = [m for m in messages if m.topic == "features.attention"]
     first_stage = features[0].publisher
     before = [m for m in features if m.publish_time < fault.publish_time]
     after = [m for m in features if m.publish_time > fault.publish_time]
     # The fault came after features flowed: valid ones from the first run of the stage.
-    assert any(m.body["valid"] for m in before)
+    assert any(m.data.valid for m in before)
     assert {m.publisher for m in before} == {first_stage}
     # Features flow again, from the restarted stage (a new publisher), and become valid.
     assert after and first_stage not in {m.publisher for m in after}
-    assert any(m.body["valid"] for m in after)
+    assert any(m.data.valid for m in after)
     restarted = [
         m
         for m in messages
         if m.topic == "status.features"
-        and m.body.get("state") == "running"
+        and m.data.state == "running"
         and m.publish_time > fault.publish_time
         and m.publisher not in (first_stage, fault.publisher)
     ]
     assert restarted, "the restarted stage did not report itself"
     # Joining the running stream is not a loss: the new stage invents no gap (it used to
     # count every sample since start-up as lost and fill them with NaN).
-    assert all(m.body["gap_samples"] == 0 for m in restarted), restarted[-1].body
+    assert all(m.data.gap_samples == 0 for m in restarted), restarted[-1].data
     # While the stage is down control goes safe once features are stale, and stays safe
     # until the restarted stage publishes again.
     last_before, resumed = before[-1], after[0]
@@ -285,18 +286,18 @@ def test_a_stage_that_raises_is_restarted_and_reported_while_control_stays_safe(
     outage = [
         c for c in controls if last_before.publish_time < c.publish_time < resumed.publish_time
     ]
-    safe = next((c for c in outage if c.body["safe"]), None)
-    assert safe is not None, [c.body["rule"] for c in outage]
-    assert safe.body["rule"] == "safe:attention-stale"
-    stale_s = last_before.body["hop_s"] + config.controller.stale_after_s
+    safe = next((c for c in outage if c.data.safe), None)
+    assert safe is not None, [c.data.rule for c in outage]
+    assert safe.data.rule == "safe:attention-stale"
+    stale_s = last_before.data.hop_s + config.controller.stale_after_s
     assert safe.publish_time - last_before.publish_time <= stale_s + 1.0  # slack for 2-core CI
-    assert all(c.body["safe"] for c in outage if c.publish_time >= safe.publish_time)
+    assert all(c.data.safe for c in outage if c.publish_time >= safe.publish_time)
     # From then until the restarted stage's first valid feature, nothing above baseline.
-    valid_again = next(m for m in after if m.body["valid"])
+    valid_again = next(m for m in after if m.data.valid)
     held = [c for c in controls if safe.publish_time <= c.publish_time < valid_again.publish_time]
     for c in held:
-        assert c.body["mode"] != "intensify", c.body
-        assert c.body["intensity"] == config.controller.baseline_intensity, c.body
+        assert c.data.mode != "intensify", c.data
+        assert c.data.intensity == config.controller.baseline_intensity, c.data
     _assert_control_finite_and_bounded(messages, config)
 
 
@@ -346,6 +347,16 @@ def _confirm_through(publisher: BusPublisher, recorder: Recorder, timeout_s: flo
     raise AssertionError(f"{publisher.publisher_id}: nothing reached the broker in {timeout_s} s")
 
 
+def _from(message, publisher_id: str) -> bool:
+    """An attention estimate whose newest raw chunk came from ``publisher_id``."""
+    estimate = message.data
+    return (
+        isinstance(estimate, AttentionFeature)
+        and estimate.trace is not None
+        and estimate.trace.raw_publisher == publisher_id
+    )
+
+
 def _filled(value: float) -> Callable[[np.ndarray], np.ndarray]:
     return lambda like: np.full_like(like, value)
 
@@ -371,8 +382,14 @@ def test_bad_raw_chunks_never_give_non_finite_or_out_of_bounds_control(make, ver
         ("raw.eeg", "features.attention", "status.features", "control", _PROBE),
     )
 
-    def features_status(ms: list):
-        return next((m.body for m in reversed(ms) if m.topic == "status.features"), None)
+    def features_status(ms: list) -> FeaturesStatus | None:
+        return next(
+            (m.data for m in reversed(ms) if isinstance(m.data, FeaturesStatus)), None
+        )
+
+    def rejected(ms: list) -> int:
+        status = features_status(ms)
+        return 0 if status is None else status.rejected
 
     try:
         with Daemon(config) as daemon:
@@ -388,52 +405,44 @@ def test_bad_raw_chunks_never_give_non_finite_or_out_of_bounds_control(make, ver
                     for m in reversed(recorder.messages)
                     if m.topic == "raw.eeg" and m.publisher != attacker.publisher_id
                 )
-                body = latest.body
-                fs = float(body["fs"])
-                first = body["first_index"] + latest.array.shape[1]
-                t_first = body["t_last"] + 1.0 / fs
-                t_last = t_first + (_INJECTED_SAMPLES - 1) / fs
-                like = np.zeros((len(body["channels"]), _INJECTED_SAMPLES), dtype=np.float32)
+                chunk = latest.data
+                assert isinstance(chunk, RawChunk) and chunk.t_last is not None
+                first = chunk.first_index + latest.array.shape[1]
+                t_first = chunk.t_last + 1.0 / chunk.fs
+                t_last = t_first + (_INJECTED_SAMPLES - 1) / chunk.fs
+                like = np.zeros((len(chunk.channels), _INJECTED_SAMPLES), dtype=np.float32)
                 attacker.publish(
                     "raw.eeg",
-                    {
-                        **body,
-                        "first_index": first,
-                        "dropped": 0,
-                        "t_first": t_first,
-                        "t_last": t_last,
-                    },
+                    dataclasses.replace(
+                        chunk, first_index=first, dropped=0, t_first=t_first, t_last=t_last
+                    ),
                     array=make(like),
                     source_time=t_last,
                 )
             _confirm_through(attacker, recorder)
             attacker_id = attacker.publisher_id
             attacker.close()
-            names = list(body["channels"])
+            names = list(chunk.channels)
             injected_at = time.time()
             if isinstance(verdict, set):
                 # Estimates computed on the injected samples, then valid ones again once
                 # the driver's clean samples have filled the window.
                 def reached(ms: list) -> bool:
-                    return any(
-                        m.topic == "features.attention"
-                        and m.body["trace"]["raw_publisher"] == attacker_id
-                        for m in ms
-                    )
+                    return any(_from(m, attacker_id) for m in ms)
 
                 assert recorder.until(reached, 10), "no estimate came from the injected chunks"
                 assert recorder.until(
                     lambda ms: any(
                         m.topic == "features.attention"
                         and m.publish_time > injected_at
-                        and m.body["valid"]
+                        and m.data.valid
                         for m in ms
                     ),
                     15,
                 ), "attention did not become valid again after the bad chunks"
             else:
                 assert recorder.until(
-                    lambda ms: (features_status(ms) or {}).get("rejected", 0) >= _INJECTED_CHUNKS,
+                    lambda ms: rejected(ms) >= _INJECTED_CHUNKS,
                     30,  # generous: it once took over 10 s with both cores busy elsewhere
                 ), f"the feature stage did not count {_INJECTED_CHUNKS} rejected chunks"
             count = sum(m.topic == "control" for m in recorder.messages)
@@ -451,65 +460,24 @@ def test_bad_raw_chunks_never_give_non_finite_or_out_of_bounds_control(make, ver
     status = features_status(recorder.messages)
     # The injected first_index continued the stream: no gap was filled with NaN, so any
     # non-finite channel below came from the injected values themselves.
-    assert status["gap_samples"] == 0, status
-    from_attacker = [
-        m
-        for m in recorder.messages
-        if m.topic == "features.attention" and m.body["trace"]["raw_publisher"] == attacker_id
-    ]
+    assert status is not None and status.gap_samples == 0, status
+    from_attacker = [m.data for m in recorder.messages if _from(m, attacker_id)]
     dropped = [r.getMessage() for r in caplog.records if "features: dropped a" in r.getMessage()]
     if isinstance(verdict, set):
         # The injected values reached the estimator's channel-quality check: each estimate
         # computed on them rejects every channel for them, and is invalid.
-        assert status["rejected"] == 0, status
+        assert status.rejected == 0, status
         assert not dropped, dropped
         # (A window ending inside an injected chunk holds injected samples on every row.)
         assert from_attacker
-        for message in from_attacker:
-            estimate = message.body
-            assert set(estimate["channels_bad"]) == set(names), estimate["channels_bad"]
-            assert set(estimate["channels_bad"].values()) <= verdict, estimate["channels_bad"]
-            assert not estimate["valid"] and estimate["attention"] is None
-            assert estimate["quality"] == 0.0
+        for estimate in from_attacker:
+            assert set(estimate.channels_bad) == set(names), estimate.channels_bad
+            assert set(estimate.channels_bad.values()) <= verdict, estimate.channels_bad
+            assert not estimate.valid and estimate.attention is None
+            assert estimate.quality == 0.0
     else:
-        assert status["rejected"] == _INJECTED_CHUNKS, status
+        assert status.rejected == _INJECTED_CHUNKS, status
         assert len(dropped) == _INJECTED_CHUNKS, dropped
         assert all(verdict in line for line in dropped), dropped
         assert not from_attacker
     _assert_control_finite_and_bounded(recorder.messages, config)
-
-
-def test_sigterm_stops_the_daemon_cleanly(tmp_path):
-    config, _, _ = write_config(tmp_path)
-    daemon = DaemonProcess(config)
-    daemon.proc.send_signal(signal.SIGTERM)
-    assert daemon.proc.wait(timeout=15) == 0
-    assert "stopped" in daemon.stdout_path.read_text()
-
-
-_IGNORES_STOP = """
-import sys, threading, time
-from runtime.cli._run import _install_signal_handlers
-stop = threading.Event()
-_install_signal_handlers(stop)
-print("ready", flush=True)
-while True:  # a shutdown that never finishes: only a forced exit ends this
-    time.sleep(0.05)
-"""
-
-
-def test_a_second_sigint_forces_exit_130_when_shutdown_hangs():
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _IGNORES_STOP], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        proc.send_signal(signal.SIGINT)  # asks for a clean stop, which never comes
-        time.sleep(0.5)
-        assert proc.poll() is None
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 130
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.stdout.close()

@@ -107,7 +107,7 @@ def test_a_stuck_subscriber_neither_grows_the_daemon_nor_goes_unnoticed(tmp_path
     )
     config.write_text(text.replace("[bus]\n", "[bus]\nhwm = 100\n"))
     daemon = DaemonProcess(config)
-    stuck = BusSubscriber(sub, ("raw.", "features", "control", "status."), hwm=10)
+    stuck = BusSubscriber(sub, ("raw.", "features", "control", "status.", "test."), hwm=10)
     flood = BusPublisher(pub, "flood")
     try:
         confirm_subscribed(stuck)  # registered at the broker; from here on it reads nothing
@@ -116,7 +116,7 @@ def test_a_stuck_subscriber_neither_grows_the_daemon_nor_goes_unnoticed(tmp_path
         # 64 MB in 32 kB messages: a full queue to the stuck peer (100 messages) is 3.2 MB.
         payload = np.zeros((16, 512), dtype=np.float32)
         for i in range(2000):
-            flood.publish("raw.flood", {"index": i}, array=payload)
+            flood.publish("test.flood", {"index": i}, array=payload)  # outside the schema
             if i % 50 == 0:
                 time.sleep(0.05)
         time.sleep(8)  # the stuck subscriber reads nothing meanwhile
