@@ -23,6 +23,7 @@ from runtime.bus._endpoints import check_bind_allowed
 from runtime.bus._envelope import decode, encode
 from runtime.bus._sockets import configure_socket, new_publisher_id
 from runtime.errors import BusError, MessageError
+from runtime.messages import BrokerStatus
 
 logger = logging.getLogger("runtime.bus")
 
@@ -223,8 +224,19 @@ class Broker:
                     self.stats.cache_replays += 1
 
     def _publish_status(self, backend: zmq.Socket) -> None:
-        body = {"component": "broker", "state": "running", **self.stats.to_dict()}
-        frames = encode("status.broker", body, publisher=self._publisher_id, seq=self._status_seq)
+        stats = self.stats
+        status = BrokerStatus(
+            component="broker",
+            state="running",
+            forwarded=stats.forwarded,
+            rejected=stats.rejected,
+            subscriptions=stats.subscriptions,
+            cache_replays=stats.cache_replays,
+            last_error=stats.last_error,
+        )
+        frames = encode(
+            "status.broker", status.to_dict(), publisher=self._publisher_id, seq=self._status_seq
+        )
         self._status_seq += 1
         self._cache[b"status.broker"] = [bytes(f) for f in frames]
         backend.send_multipart(frames)

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from runtime.messages import Control
 from runtime.controller._settings import ControllerSettings
+from runtime.messages import Control, Feature, GuardMargins
 from runtime.resolver import Decision, DecisionStep, score_options
 
 logger = logging.getLogger("runtime.controller")
@@ -88,6 +88,35 @@ class ControlPolicy:
     ) -> None:
         """A new stress estimate in [0, 1]; ``interval_s`` as for attention."""
         self._observe(self._stress, value, valid, reason, now, interval_s)
+
+    def observe_feature(self, feature: Feature, now: float) -> None:
+        """A ``features.attention`` or ``features.stress`` body: its level, validity,
+        reason and hop (see :meth:`observe_attention`). Another kind is ignored."""
+        if feature.kind == "attention":
+            reading = self._attention
+        elif feature.kind == "stress":
+            reading = self._stress
+        else:
+            return
+        self._observe(reading, feature.level, feature.valid, feature.reason, now, feature.hop_s)
+
+    def observe_guard(self, guard: GuardMargins | None, now: float) -> None:
+        """The guard margins of a ``model.status`` (None: a report without repair, which
+        clears the margins), as :meth:`observe_model_guards`."""
+        guard = guard or GuardMargins()
+        detail = "a guard violation"
+        if guard.min_similarity is not None and guard.identity_floor is not None:
+            detail = (
+                f"identity similarity {guard.min_similarity:.2f} "
+                f"(floor {guard.identity_floor:.2f})"
+            )
+        self.observe_model_guards(
+            now,
+            identity_margin=guard.identity_margin,
+            entropy_margin=guard.entropy_margin_bits,
+            violations=guard.guard_scaled,
+            detail=detail,
+        )
 
     def observe_device(self, state: str) -> None:
         """The driver's state (``status.driver``): anything but ``streaming`` is unsafe at

@@ -38,6 +38,7 @@ from runtime.features._quality import check_channel_quality, share_key
 from runtime.features._settings import EegFeatureSettings
 from runtime.features._validate import check_estimator_fs
 from runtime.features._windows import HopWindows
+from runtime.messages import AttentionFeature, Trace
 
 __all__ = ["AttentionEstimate", "AttentionEstimator"]
 
@@ -103,6 +104,28 @@ class AttentionEstimate:
             "channels_bad": dict(self.channels_bad),
             "channels_warn": dict(self.channels_warn),
         }
+
+    def to_message(self, trace: Trace | None = None) -> AttentionFeature:
+        """The ``features.attention`` body of this estimate; ``trace`` names the raw chunk
+        it rests on (for latency)."""
+        return AttentionFeature(
+            sample_index=int(self.sample_index),
+            time_s=float(self.time_s),
+            window_s=float(self.window_s),
+            hop_s=float(self.hop_s),
+            valid=bool(self.valid),
+            calibrated=bool(self.calibrated),
+            reason=self.reason,
+            quality=float(self.quality),
+            trace=trace,
+            attention=_opt_float(self.attention),
+            log_engagement=_opt_float(self.log_engagement),
+            engagement_index=_opt_float(self.engagement_index),
+            band_powers={k: float(v) for k, v in self.band_powers.items()},
+            channels_used=tuple(self.channels_used),
+            channels_bad=dict(self.channels_bad),
+            channels_warn=dict(self.channels_warn),
+        )
 
 
 def _opt_float(value: float | None) -> float | None:

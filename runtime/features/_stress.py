@@ -35,6 +35,7 @@ from runtime.features._rr import clean_rr, compute_rr_ms
 from runtime.features._settings import HeartFeatureSettings
 from runtime.features._validate import check_estimator_fs
 from runtime.features._windows import HopWindows
+from runtime.messages import StressFeature, Trace
 
 __all__ = [
     "StressEstimate",
@@ -116,6 +117,32 @@ class StressEstimate:
             "baevsky_si": hrv.get("baevsky_si"),
             "lf_hf": hrv.get("lf_hf"),
         }
+
+    def to_message(self, trace: Trace | None = None) -> StressFeature:
+        """The ``features.stress`` body of this estimate; ``trace`` names the raw chunk it
+        rests on (for latency)."""
+        hrv = self.hrv
+        return StressFeature(
+            sample_index=int(self.sample_index),
+            time_s=float(self.time_s),
+            window_s=float(self.window_s),
+            hop_s=float(self.hop_s),
+            valid=bool(self.valid),
+            calibrated=bool(self.calibrated),
+            reason=self.reason,
+            quality=float(self.quality),
+            trace=trace,
+            stress=None if self.stress is None else float(self.stress),
+            signal=self.kind,
+            hr_bpm=None if hrv is None else float(hrv.hr_bpm),
+            rmssd_ms=None if hrv is None else float(hrv.rmssd_ms),
+            sdnn_ms=None if hrv is None else float(hrv.sdnn_ms),
+            pnn50_pct=None if hrv is None else float(hrv.pnn50_pct),
+            n_beats=None if hrv is None else int(hrv.n_beats),
+            n_rr=None if hrv is None else int(hrv.n_rr),
+            baevsky_si=None if hrv is None or hrv.baevsky_si is None else float(hrv.baevsky_si),
+            lf_hf=None if hrv is None or hrv.lf_hf is None else float(hrv.lf_hf),
+        )
 
 
 def clean_rr_with(rr_ms: np.ndarray, settings: HeartFeatureSettings) -> np.ndarray:

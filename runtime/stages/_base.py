@@ -15,12 +15,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import zmq
 
-from runtime.bus import BusPublisher, BusSubscriber
+from runtime.bus import BusPublisher, BusSubscriber, ReceiveStats
 from runtime.errors import BusError
+from runtime.messages import BusCounters, ComponentStatus, body_type
 
 logger = logging.getLogger("runtime.stages")
 
@@ -91,19 +92,32 @@ def confirm_publishing(
     A PUB socket drops what it sends before its connection is up; this sends probes on
     ``status.<stage>`` until one comes back through the broker.
     """
-    probe = context.subscriber((f"status.{context.name}",))
+    topic = f"status.{context.name}"
+    # The stage's own status type (DriverStatus on status.driver): the topic requires it.
+    status_type = cast(type[ComponentStatus], body_type(topic))
+    starting = status_type(component=context.name, state="starting")
+    probe = context.subscriber((topic,))
     try:
         end = time.monotonic() + timeout_s
         while time.monotonic() < end:
-            publisher.publish(
-                f"status.{context.name}", {"component": context.name, "state": "starting"}
-            )
+            publisher.publish(topic, starting)
             message = probe.recv(timeout_s=0.05)
             if message is not None and message.publisher == publisher.publisher_id:
                 return
         raise BusError(f"{context.name}: messages do not reach the broker within {timeout_s} s")
     finally:
         probe.close()
+
+
+def bus_counters(stats: ReceiveStats) -> BusCounters:
+    """A subscriber's counters as the ``bus`` field of a stage's ``status.*``."""
+    return BusCounters(
+        received=stats.received,
+        rejected=stats.rejected,
+        dropped=stats.dropped,
+        duplicates=stats.duplicates,
+        last_error=stats.last_error,
+    )
 
 
 StageFunction = Callable[[StageContext], None]

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from dataclasses import replace
 
 from runtime.bus import BusPublisher, Message
 from runtime.controller import ControllerSettings, ControlPolicy, PolicyOutput, make_decision_step
-from runtime.stages._base import StageContext, confirm_subscribed
+from runtime.messages import (
+    ControllerStatus,
+    DriverStatus,
+    Feature,
+    LatencySummary,
+    ModelStatus,
+    Trace,
+)
+from runtime.stages._base import StageContext, bus_counters, confirm_subscribed
 
 logger = logging.getLogger("runtime.stages")
 
@@ -30,8 +38,7 @@ class ControllerStage:
         confirm_subscribed(subscriber)
         context.ready.set()
         policy = ControlPolicy(self.settings, make_decision_step(self.settings))
-        trace: dict[str, Any] = {}
-        latency = _AppliedLatency()
+        inputs = _Inputs()
         next_hop = next_status = 0.0
         try:
             while not context.stop.is_set():
@@ -39,99 +46,70 @@ class ControllerStage:
                 now = time.monotonic()
                 updated = False
                 while message is not None:
-                    updated |= self._observe(policy, message, now, trace, latency)
+                    updated |= self._observe(policy, message, now, inputs)
                     message = subscriber.recv_nowait()
                 if updated or now >= next_hop:
                     next_hop = now + self.settings.hop_s
                     output = policy.step(now, time.time())
-                    self._publish(publisher, output, trace, "feature" if updated else "timer")
+                    trigger = "feature" if updated else "timer"
+                    self._publish(publisher, output, inputs.trace, trigger)
                 if now >= next_status:
                     next_status = now + self.status_interval_s
-                    body = {
-                        "component": "controller",
-                        "state": "running",
-                        "mode": policy.mode,
-                        "bus": subscriber.stats.to_dict(),
-                        "applied_latency_ms": latency.summary(),
-                    }
-                    publisher.publish("status.controller", body)
+                    status = ControllerStatus(
+                        component="controller",
+                        state="running",
+                        mode=policy.mode,
+                        bus=bus_counters(subscriber.stats),
+                        applied_latency_ms=inputs.latency.summary(),
+                    )
+                    publisher.publish("status.controller", status)
         finally:
             subscriber.close()
             publisher.close()
 
     @staticmethod
-    def _observe(
-        policy: ControlPolicy,
-        message: Message,
-        now: float,
-        trace: dict[str, Any],
-        latency: _AppliedLatency,
-    ) -> bool:
-        body = message.body
-        if message.topic == "status.driver":
-            state = body.get("state")
-            if isinstance(state, str):
-                before = policy.mode
-                policy.observe_device(state)
-                return state != "streaming" and before != "safe"  # act on it at once
+    def _observe(policy: ControlPolicy, message: Message, now: float, inputs: _Inputs) -> bool:
+        """Feed one message to the policy; True when it should act at once."""
+        data = message.data
+        if isinstance(data, DriverStatus):
+            before = policy.mode
+            policy.observe_device(data.state)
+            return data.state != "streaming" and before != "safe"  # act on it at once
+        if isinstance(data, ModelStatus):
+            policy.observe_guard(data.guard, now)
+            inputs.latency.observe(data)
             return False
-        if message.topic == "model.status":
-            guard = body.get("guard") if isinstance(body.get("guard"), dict) else {}
-            policy.observe_model_guards(
-                now,
-                identity_margin=_number(guard.get("identity_margin")),
-                entropy_margin=_number(guard.get("entropy_margin_bits")),
-                violations=int(_number(guard.get("guard_scaled")) or 0),
-                detail=_guard_detail(guard),
-            )
-            latency.observe(body)
-            return False
-        kind = body.get("kind")
-        value = body.get(kind) if isinstance(kind, str) else None
-        if not isinstance(value, int | float):
-            value = None
-        valid = bool(body.get("valid", False))
-        reason = str(body.get("reason", ""))
-        interval_s = _number(body.get("hop_s")) or 0.0
-        if kind == "attention":
-            policy.observe_attention(value, valid, reason, now, interval_s)
-        elif kind == "stress":
-            policy.observe_stress(value, valid, reason, now, interval_s)
-        else:
-            return False
-        raw = body.get("trace")
-        if isinstance(raw, dict):
-            trace.update(raw)
-        return True
+        if isinstance(data, Feature):
+            policy.observe_feature(data, now)
+            if data.trace is not None:
+                inputs.trace = data.trace
+            return True
+        return False  # a topic outside the schema that shares a prefix (features.<other>)
 
     @staticmethod
     def _publish(
-        publisher: BusPublisher, output: PolicyOutput, trace: dict[str, Any], trigger: str
+        publisher: BusPublisher, output: PolicyOutput, trace: Trace | None, trigger: str
     ) -> None:
         if output.decision is not None:
-            publisher.publish("decision", output.decision.to_dict())
-        body = output.control.to_dict()
-        body["seq"] = publisher.next_seq("control")
-        body["sample_time"] = trace.get("raw_publish_time")
-        body["source_time"] = trace.get("raw_source_time")
-        body["mode"] = output.mode
-        body["trigger"] = trigger
-        body["trace"] = dict(trace)
-        publisher.publish("control", body)
+            publisher.publish("decision", output.decision)
+        control = replace(
+            output.control,
+            seq=publisher.next_seq("control"),
+            sample_time=None if trace is None else trace.raw_publish_time,
+            source_time=None if trace is None else trace.raw_source_time,
+            mode=output.mode,
+            trigger=trigger,
+            trace=trace,
+        )
+        publisher.publish("control", control)
 
 
-def _guard_detail(guard: dict[str, Any]) -> str:
-    similarity = _number(guard.get("min_similarity"))
-    floor = _number(guard.get("identity_floor"))
-    if similarity is not None and floor is not None:
-        return f"identity similarity {similarity:.2f} (floor {floor:.2f})"
-    return "a guard violation"
+class _Inputs:
+    """What the stage keeps between hops: the newest feature's trace, applied latency."""
 
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+    def __init__(self) -> None:
+        self.trace: Trace | None = None
+        self.latency = _AppliedLatency()
 
 
 class _AppliedLatency:
@@ -142,22 +120,21 @@ class _AppliedLatency:
         self._values: list[float] = []
         self._keep = keep
 
-    def observe(self, body: dict[str, Any] | Any) -> None:
-        """From a model.status body: the applied control's sample_time → applied_at."""
-        control = body.get("control") if isinstance(body, dict) else None
-        sample_time = _number(control.get("sample_time")) if isinstance(control, dict) else None
-        applied_at = _number(body.get("applied_at")) if isinstance(body, dict) else None
+    def observe(self, status: ModelStatus) -> None:
+        """From a model.status: the applied control's sample_time → applied_at."""
+        sample_time = None if status.control is None else status.control.sample_time
+        applied_at = status.applied_at
         if sample_time is None or applied_at is None or applied_at < sample_time:
             return
         self._values.append((applied_at - sample_time) * 1000.0)
         del self._values[: -self._keep]
 
-    def summary(self) -> dict[str, float] | None:
+    def summary(self) -> LatencySummary | None:
         if not self._values:
             return None
         ordered = sorted(self._values)
-        return {
-            "p50": ordered[len(ordered) // 2],
-            "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
-            "n": float(len(ordered)),
-        }
+        return LatencySummary(
+            p50=ordered[len(ordered) // 2],
+            p99=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+            n=len(ordered),
+        )

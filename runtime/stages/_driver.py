@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -25,6 +24,7 @@ from drivers import (
 )
 from runtime.bus import BusPublisher, BusSubscriber
 from runtime.config import SourceConfig
+from runtime.messages import DriverStatus, Marker, RawBoardChunk, RawChunk
 from runtime.stages._base import StageContext, confirm_publishing
 
 logger = logging.getLogger("runtime.stages")
@@ -191,30 +191,32 @@ class DriverStage:
 
     @staticmethod
     def _insert_markers(markers: BusSubscriber, board: BrainFlowSource) -> None:
-        """Write each ``marker`` message's ``value`` into the board's marker channel."""
+        """Write each ``marker`` message's ``value`` into the board's marker channel.
+
+        The bus has already checked the body (a non-zero number), so only the board can
+        refuse it; another topic sharing the ``marker`` prefix has no Marker and is skipped.
+        """
         message = markers.recv_nowait()
         while message is not None:
-            value = message.body.get("value")
-            if isinstance(value, int | float) and not isinstance(value, bool) and value != 0:
+            marker = message.data
+            if isinstance(marker, Marker):
                 try:
-                    board.insert_marker(float(value))
+                    board.insert_marker(marker.value)
                 except (DeviceError, ValueError) as exc:
-                    logger.warning("driver: marker %r not inserted: %s", value, exc)
-            else:
-                logger.warning("driver: marker without a non-zero numeric value: %r", message.body)
+                    logger.warning("driver: marker %r not inserted: %s", marker.value, exc)
             message = markers.recv_nowait()
 
     @staticmethod
     def _publish_board_rows(publisher: BusPublisher, chunk: Chunk) -> None:
         stamps = chunk.data[chunk.layout.timestamp_row]
-        body = {
-            "preset": chunk.preset,
-            "fs": chunk.layout.sampling_rate,
-            "num_rows": int(chunk.data.shape[0]),
-            "first_index": chunk.first_index,
-            "dropped": chunk.dropped,
-            "layout": chunk.layout.to_dict(),
-        }
+        body = RawBoardChunk(
+            preset=chunk.preset,
+            fs=float(chunk.layout.sampling_rate),
+            num_rows=int(chunk.data.shape[0]),
+            first_index=int(chunk.first_index),
+            dropped=int(chunk.dropped),
+            layout=chunk.layout.to_dict(),
+        )
         publisher.publish(
             f"raw.board.{chunk.preset}", body, array=chunk.data, source_time=float(stamps[-1])
         )
@@ -223,15 +225,15 @@ class DriverStage:
     def _publish_chunk(publisher: BusPublisher, stream: RawStream, chunk: Chunk) -> None:
         data = chunk.data[list(stream.rows)].astype(np.float32)
         stamps = chunk.data[chunk.layout.timestamp_row]
-        body = {
-            "preset": stream.preset,
-            "fs": stream.fs,
-            "channels": list(stream.names),
-            "first_index": chunk.first_index,
-            "dropped": chunk.dropped,
-            "t_first": float(stamps[0]),
-            "t_last": float(stamps[-1]),
-        }
+        body = RawChunk(
+            preset=stream.preset,
+            fs=float(stream.fs),
+            channels=stream.names,
+            first_index=int(chunk.first_index),
+            dropped=int(chunk.dropped),
+            t_first=float(stamps[0]),
+            t_last=float(stamps[-1]),
+        )
         publisher.publish(stream.topic, body, array=data, source_time=float(stamps[-1]))
 
     @staticmethod
@@ -242,13 +244,13 @@ class DriverStage:
         samples: dict[str, int],
         since_data_s: float | None = None,
     ) -> None:
-        body: dict[str, Any] = {
-            "component": "driver",
-            "state": state,
-            "board": board.spec.name,
-            "samples": dict(samples),
-            "dropped": dict(board.dropped_total),
-            "since_data_s": since_data_s,
-            "presets": {name: layout.to_dict() for name, layout in board.layouts.items()},
-        }
+        body = DriverStatus(
+            component="driver",
+            state=state,
+            board=board.spec.name,
+            samples=dict(samples),
+            dropped=dict(board.dropped_total),
+            since_data_s=since_data_s,
+            presets={name: layout.to_dict() for name, layout in board.layouts.items()},
+        )
         publisher.publish("status.driver", body)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from runtime.bus import BusPublisher, Message
 from runtime.config import FeaturesConfig, SourceConfig
-from runtime.features import AttentionEstimator, StressEstimator
-from runtime.stages._base import StageContext, confirm_subscribed
+from runtime.features import AttentionEstimate, AttentionEstimator, StressEstimate, StressEstimator
+from runtime.messages import FeaturesStatus, RawChunk, Trace
+from runtime.stages._base import StageContext, bus_counters, confirm_subscribed
 
 logger = logging.getLogger("runtime.stages")
 
@@ -61,32 +61,39 @@ class FeatureStage:
         try:
             while not context.stop.is_set():
                 message = subscriber.recv(timeout_s=0.1)
-                if message is not None and message.array is not None:
-                    problem = self._check_chunk(message, attention, stress)
+                # Every raw.* message has a RawChunk (the bus checked it); one without
+                # samples has nothing to estimate from.
+                chunk = message.data if message is not None and message.array is not None else None
+                if message is not None and isinstance(chunk, RawChunk):
+                    problem = self._check_chunk(message, chunk, attention, stress)
                     if problem:
                         counts["rejected"] += 1
                         logger.warning("features: dropped a %s chunk: %s", message.topic, problem)
                         continue
-                    gap = self._gap(message, expected)
+                    gap = self._gap(message, chunk, expected)
                     counts["gap_samples"] += gap
                     if message.topic == "raw.eeg":
-                        attention = attention or self._attention_for(message)
+                        attention = attention or self._attention_for(chunk)
                         data = np.asarray(message.array, dtype=np.float64)
                         estimates = attention.push(_with_gap(data, gap))
                         self._publish(publisher, "attention", estimates, message)
                         counts["attention"] += len(estimates)
                     elif message.topic == self.heart_topic:
-                        stress = stress or self._stress_for(message)
-                        row = np.asarray(self._heart_row(message), dtype=np.float64)
-                        estimates = stress.push(_with_gap(row[np.newaxis], gap)[0])
-                        self._publish(publisher, "stress", estimates, message)
-                        counts["stress"] += len(estimates)
+                        stress = stress or self._stress_for(message.topic, chunk)
+                        row = np.asarray(self._heart_row(message.array), dtype=np.float64)
+                        heart = stress.push(_with_gap(row[np.newaxis], gap)[0])
+                        self._publish(publisher, "stress", heart, message)
+                        counts["stress"] += len(heart)
                 now = time.monotonic()
                 if now >= next_status:
                     next_status = now + self.status_interval_s
-                    body = {"component": "features", "state": "running", **counts}
-                    body["bus"] = subscriber.stats.to_dict()
-                    publisher.publish("status.features", body)
+                    status = FeaturesStatus(
+                        component="features",
+                        state="running",
+                        bus=bus_counters(subscriber.stats),
+                        **counts,
+                    )
+                    publisher.publish("status.features", status)
         finally:
             subscriber.close()
             publisher.close()
@@ -94,29 +101,26 @@ class FeatureStage:
     def _check_chunk(
         self,
         message: Message,
+        chunk: RawChunk,
         attention: AttentionEstimator | None,
         stress: StressEstimator | None,
     ) -> str:
-        """Why a raw chunk cannot be used ('' when it can): wrong shape, rate or channels."""
-        array, body = message.array, message.body
-        assert array is not None
+        """Why a raw chunk cannot be used ('' when it can): what the schema cannot check,
+        the array against the header (shape, channels) and against this stage (a rate or
+        channels that changed, a heart channel that does not exist)."""
+        array = message.array
+        if array is None:
+            return "no array payload"
         if array.ndim != 2 or array.shape[1] == 0 or array.dtype.kind != "f":
             return f"array of shape {array.shape} and dtype {array.dtype}"
-        fs = body.get("fs")
-        if isinstance(fs, bool) or not isinstance(fs, int | float) or not 0 < fs < 1e5:
-            return f"fs {fs!r}"
-        channels = body.get("channels")
-        if not isinstance(channels, list) or len(channels) != array.shape[0]:
-            return f"{array.shape[0]} rows but channels {channels!r}"
+        fs, channels = chunk.fs, chunk.channels
+        if len(channels) != array.shape[0]:
+            return f"{array.shape[0]} rows but channels {list(channels)!r}"
         estimator = attention if message.topic == "raw.eeg" else stress
-        if estimator is not None and float(fs) != estimator.fs:
+        if estimator is not None and fs != estimator.fs:
             return f"rate changed from {estimator.fs:g} to {fs:g} Hz"
-        if (
-            attention is not None
-            and message.topic == "raw.eeg"
-            and tuple(channels) != attention.names
-        ):
-            return f"channels changed from {attention.names} to {tuple(channels)}"
+        if attention is not None and message.topic == "raw.eeg" and channels != attention.names:
+            return f"channels changed from {attention.names} to {channels}"
         if message.topic != "raw.eeg" and self.source.heart_channel >= array.shape[0]:
             return (
                 f"[source] heart_channel = {self.source.heart_channel}, but {message.topic} "
@@ -125,7 +129,7 @@ class FeatureStage:
         return ""
 
     @staticmethod
-    def _gap(message: Message, expected: dict[str, int]) -> int:
+    def _gap(message: Message, chunk: RawChunk, expected: dict[str, int]) -> int:
         """Samples missing before this chunk: lost on the bus, or dropped by the board.
 
         They are filled with NaN so the estimators' sample index keeps pace with the
@@ -133,38 +137,39 @@ class FeatureStage:
         this stage's first chunk of a topic nothing counts as lost: a stage that joins a
         running stream (a restart) starts a new estimator there instead of inventing a gap.
         """
-        first = int(message.body.get("first_index", 0))
+        first = chunk.first_index
         n = int(message.array.shape[-1]) if message.array is not None else 0
         lost_on_bus = max(0, first - expected.get(message.topic, first))
         expected[message.topic] = first + n
-        dropped = max(0, int(message.body.get("dropped", 0) or 0))
-        return min(lost_on_bus + dropped, MAX_GAP_SAMPLES)
+        return min(lost_on_bus + chunk.dropped, MAX_GAP_SAMPLES)
 
-    def _attention_for(self, message: Message) -> AttentionEstimator:
-        fs = float(message.body["fs"])
-        names = [str(n) for n in message.body["channels"]]
-        logger.info("features: attention from %d EEG channels at %g Hz", len(names), fs)
-        return AttentionEstimator(fs, names, self.features.eeg)
+    def _attention_for(self, chunk: RawChunk) -> AttentionEstimator:
+        names = list(chunk.channels)
+        logger.info("features: attention from %d EEG channels at %g Hz", len(names), chunk.fs)
+        return AttentionEstimator(chunk.fs, names, self.features.eeg)
 
-    def _stress_for(self, message: Message) -> StressEstimator:
-        fs = float(message.body["fs"])
-        kind = "ecg" if message.topic == "raw.ecg" else "ppg"
-        logger.info("features: stress from %s at %g Hz", kind, fs)
-        return StressEstimator(fs, kind, self.features.heart)
+    def _stress_for(self, topic: str, chunk: RawChunk) -> StressEstimator:
+        kind = "ecg" if topic == "raw.ecg" else "ppg"
+        logger.info("features: stress from %s at %g Hz", kind, chunk.fs)
+        return StressEstimator(chunk.fs, kind, self.features.heart)
 
-    def _heart_row(self, message: Message) -> np.ndarray:
-        assert message.array is not None  # checked by _check_chunk
-        return message.array[self.source.heart_channel]
+    def _heart_row(self, array: np.ndarray) -> np.ndarray:
+        return array[self.source.heart_channel]  # in range: checked by _check_chunk
 
     @staticmethod
-    def _publish(publisher: BusPublisher, kind: str, estimates: list[Any], raw: Message) -> None:
+    def _publish(
+        publisher: BusPublisher,
+        kind: str,
+        estimates: list[AttentionEstimate] | list[StressEstimate],
+        raw: Message,
+    ) -> None:
+        trace = Trace(
+            raw_publish_time=raw.publish_time,
+            raw_publisher=raw.publisher,
+            raw_seq=raw.seq,
+            raw_source_time=raw.source_time,
+        )
         for estimate in estimates:
-            body = estimate.to_dict()
-            body["kind"] = kind
-            body["trace"] = {
-                "raw_publish_time": raw.publish_time,
-                "raw_publisher": raw.publisher,
-                "raw_seq": raw.seq,
-                "raw_source_time": raw.source_time,
-            }
-            publisher.publish(f"features.{kind}", body, source_time=raw.source_time)
+            publisher.publish(
+                f"features.{kind}", estimate.to_message(trace), source_time=raw.source_time
+            )

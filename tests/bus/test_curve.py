@@ -8,6 +8,7 @@ import pytest
 
 from runtime.bus import Broker, BusPublisher, BusSubscriber, CurveKeys, make_keys
 from runtime.errors import BusError
+from runtime.messages import Control, safe_control
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def _pump(publisher: BusPublisher, subscriber: BusSubscriber, seconds: float) ->
     received = 0
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        publisher.publish("control", {"intensity": 1.0})
+        publisher.publish("control", safe_control("test"))
         if subscriber.recv(timeout_s=0.05) is not None:
             received += 1
     return received
@@ -85,9 +86,9 @@ def test_unknown_keys_can_neither_receive_nor_publish(curve_broker, keys_dir, tm
             pass
         end = time.monotonic() + 1.0
         while time.monotonic() < end:
-            rogue_pub.publish("control", {"intensity": 9.9})
+            rogue_pub.publish("control", Control(intensity=9.9, gentle=False, rule="rogue"))
             message = good_sub.recv(timeout_s=0.05)
-            assert message is None or message.body.get("intensity") != 9.9
+            assert message is None or message.data.intensity != 9.9
     finally:
         for sock in (good_pub, good_sub, rogue_sub, rogue_pub):
             sock.close()

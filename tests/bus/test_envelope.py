@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime.bus import decode, encode
+from runtime.bus import VERSION, decode, encode
 from runtime.errors import MessageError
+from runtime.messages import Control, MessageFieldError, RawChunk
 
 
 def _frames(**kwargs):
@@ -20,9 +21,13 @@ def _frames(**kwargs):
 
 def test_round_trip_keeps_every_field_and_the_array():
     array = np.arange(24, dtype=np.float32).reshape(4, 6)
+    chunk = RawChunk(
+        preset="default", fs=250.0, channels=("Fz", "Cz", "Pz", "Oz"), first_index=500,
+        t_first=123.48, t_last=123.5,
+    )
     frames = _frames(
         topic="raw.eeg",
-        body={"fs": 250.0, "channels": ["Fz", "Cz"]},
+        body=chunk.to_dict(),
         publisher="driver-1",
         seq=7,
         source_time=123.5,
@@ -34,7 +39,9 @@ def test_round_trip_keeps_every_field_and_the_array():
     assert message.publisher == "driver-1"
     assert message.seq == 7
     assert message.source_time == 123.5
-    assert message.body == {"fs": 250.0, "channels": ["Fz", "Cz"]}
+    assert message.version == VERSION
+    assert message.body == chunk.to_dict()
+    assert message.data == chunk  # the typed body, validated at decode
     np.testing.assert_array_equal(message.array, array)
     assert message.array.dtype == np.float32
 
@@ -62,7 +69,7 @@ def _header(**overrides):
         "seq": 0,
         "source_time": None,
         "publish_time": 1.0,
-        "body": {},
+        "body": Control().to_dict(),
     }
     header.update(overrides)
     return json.dumps(header).encode()
@@ -88,6 +95,8 @@ def _header(**overrides):
         ([b"raw", _header(array={"dtype": "|O", "shape": [1]}), b"12345678"], "numeric"),
         ([b"raw", _header(array={"dtype": "<f4", "shape": [-1]}), b""], "ints ≥ 0"),
         ([b"raw", _header(array={"dtype": "nonsense", "shape": [1]}), b"1234"], "array.dtype"),
+        ([b"control", _header(body={"gentle": True, "rule": "r"})], "'intensity' is missing"),
+        ([b"control", _header(body={**Control().to_dict(), "ttl_s": -1})], "'ttl_s' is -1"),
     ],
 )
 def test_malformed_frames_are_rejected_with_a_reason(frames, needle):
@@ -97,8 +106,21 @@ def test_malformed_frames_are_rejected_with_a_reason(frames, needle):
 
 
 def test_newer_minor_version_and_unknown_keys_are_accepted():
-    message = decode([b"control", _header(version="1.7", extra_field={"x": 1})])
+    body = {**Control().to_dict(), "added_in_1_7": [1, 2]}
+    message = decode([b"control", _header(version="1.7", extra_field={"x": 1}, body=body)])
     assert message.version == "1.7"
+    assert message.data == Control() and message.data.extra == {"added_in_1_7": [1, 2]}
+
+
+def test_a_bad_body_is_a_message_field_error_naming_topic_and_field():
+    with pytest.raises(MessageFieldError) as info:
+        decode([b"control", _header(body={**Control().to_dict(), "gentle": "yes"})])
+    assert (info.value.topic, info.value.field, info.value.value) == ("control", "gentle", "yes")
+
+
+def test_a_topic_outside_the_schema_has_no_typed_body():
+    message = decode(_frames(topic="test.data", body={"anything": 1}, publisher="p", seq=0))
+    assert message.data is None and message.body == {"anything": 1}
 
 
 def test_encoding_refuses_object_arrays_and_nan_in_json():
