@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -257,14 +257,11 @@ class EstimateLog:
 
     def add(
         self,
-        estimate: AttentionFeature | Mapping[str, Any],
+        estimate: AttentionFeature,
         arrival_perf: float,
         arrival_wall: float,
     ) -> None:
         """Log one estimate (``message.data`` of a ``features.attention`` message)."""
-        if not isinstance(estimate, AttentionFeature):
-            self._add_mapping(estimate, arrival_perf, arrival_wall)
-            return
         self.ends.append(estimate.sample_index)
         self.arrivals.append(arrival_perf)
         self.quality.append(estimate.quality)
@@ -274,21 +271,6 @@ class EstimateLog:
         if self.window_n is None:
             self.window_n = int(round(estimate.window_s * self.fs))
             self.hop_n = int(round(estimate.hop_s * self.fs))
-
-    def _add_mapping(
-        self, body: Mapping[str, Any], arrival_perf: float, arrival_wall: float
-    ) -> None:
-        # Transitional: bench_cpu.py, bench_replay.py and tests/bench/test_suite.py still
-        # pass ``dict(message.body)``; remove once they pass ``message.data``.
-        self.ends.append(int(body["sample_index"]))
-        self.arrivals.append(arrival_perf)
-        self.quality.append(float(body.get("quality", 0.0)))
-        raw_time = (body.get("trace") or {}).get("raw_publish_time")
-        if isinstance(raw_time, float):
-            self.latencies_ms.append((arrival_wall - raw_time) * 1e3)
-        if self.window_n is None:
-            self.window_n = int(round(float(body["window_s"]) * self.fs))
-            self.hop_n = int(round(float(body["hop_s"]) * self.fs))
 
     def expected_last_end(self, n_samples: int) -> int | None:
         """End index of the last window a stream of ``n_samples`` gives (None: unknown)."""

@@ -141,16 +141,11 @@ def body_json(topic: str, body: Body | Mapping[str, Any]) -> Mapping[str, Any]:
         expected.from_dict(out, topic)  # what the broker and readers will check
         return out
     if expected is not None:
-        if _STRICT:
-            raise TypeError(
-                f"topic {topic!r} carries runtime.messages.{expected.__name__}: build one "
-                f"instead of a {type(body).__name__}"
-            )
-        expected.from_dict(body, topic)
+        raise TypeError(
+            f"topic {topic!r} carries runtime.messages.{expected.__name__}: build one "
+            f"instead of a {type(body).__name__}"
+        )
     return body
-
-
-_STRICT = False  # migration: plain mappings on schema topics are checked, not yet refused
 
 
 @dataclass

@@ -50,7 +50,6 @@ def _handle(args: argparse.Namespace) -> int:
     )
 
     from drivers import set_brainflow_logging
-    from runtime._signals import StopSignals
     from runtime.config import load_config
     from runtime.lab import replay_session
     from runtime.lab._replay import check_speed
@@ -62,9 +61,9 @@ def _handle(args: argparse.Namespace) -> int:
         TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TextColumn("samples"),
         TimeElapsedColumn(), TimeRemainingColumn(), disable=args.no_progress,
     )
-    # The daemon's own signal handling (runtime._signals): Ctrl-C stops the replay cleanly,
-    # a second Ctrl-C forces the exit.
-    with StopSignals("replay") as signals, progress:
+    # replay_session runs the daemon's one run loop (Daemon.run_until_stopped): Ctrl-C stops
+    # the replay cleanly, a second Ctrl-C forces the exit.
+    with progress:
         task = progress.add_task("replay", total=None)
 
         def on_progress(done: int, total: int) -> None:
@@ -80,7 +79,6 @@ def _handle(args: argparse.Namespace) -> int:
                 "subscribe_endpoint": args.subscribe_endpoint,
             },
             on_progress=on_progress,
-            stop=signals.stop,
         )
     modes = ", ".join(f"{m}: {n}" for m, n in sorted(result.modes.items())) or "none"
     print(
@@ -89,6 +87,6 @@ def _handle(args: argparse.Namespace) -> int:
         f"({modes}), {result.decisions} decisions"
         + (f"; recorded to {args.record}" if args.record else "")
     )
-    if signals.received:
+    if result.signal:
         return _exit.INTERRUPTED
     return _exit.OK if result.complete else _exit.FOUND

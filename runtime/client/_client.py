@@ -23,6 +23,7 @@ from typing import Any
 import zmq
 
 from runtime.bus._curve import DEFAULT_CLIENT, CurveKeys
+from runtime.bus._endpoints import DEFAULT_PUBLISH_ENDPOINT, DEFAULT_SUBSCRIBE_ENDPOINT
 from runtime.bus._sockets import BusPublisher, BusSubscriber
 from runtime.messages import Control, ModelStatus, expire, safe_control
 
@@ -30,8 +31,6 @@ logger = logging.getLogger("runtime.client")
 
 CONTROL_TOPIC = "control"
 MODEL_STATUS_TOPIC = "model.status"
-DEFAULT_SUBSCRIBE_ENDPOINT = "tcp://127.0.0.1:5592"
-DEFAULT_PUBLISH_ENDPOINT = "tcp://127.0.0.1:5591"
 #: Set to 1 to re-raise a failure of the client's thread there (tests) instead of restarting.
 RAISE_ENV = "KINTSUGI_RAISE_THREAD_ERRORS"
 _BACKOFF_S = (0.05, 5.0)  # first and longest wait before the thread's loop starts again

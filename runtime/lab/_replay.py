@@ -65,6 +65,8 @@ class ReplayResult:
     decisions: int = 0
     modes: dict[str, int] = field(default_factory=dict)
     complete: bool = False
+    #: The signal that stopped the replay early (``"SIGINT"``), None otherwise.
+    signal: str | None = None
 
 
 def check_speed(speed: float) -> float:
@@ -238,20 +240,22 @@ def replay_session(
             stages["recorder"] = RecorderStage(Path(record), replay_config)
         daemon = Daemon(replay_config, extra_stages=stages, board_rows=record is not None)
         started = time.monotonic()
-        daemon.start()
-        try:
-            done_at: float | None = None
-            while not stop.is_set():
-                done = watcher.progress()
-                if on_progress is not None:
-                    on_progress(min(done, total), total)
-                if done >= total and done_at is None:
-                    done_at = time.monotonic()
-                if done_at is not None and time.monotonic() - done_at >= drain_s:
-                    break
-                stop.wait(0.1)
-        finally:
-            daemon.stop()
+        done_at: float | None = None
+
+        def finished() -> bool:
+            nonlocal done_at
+            if stop.is_set():
+                return True
+            done = watcher.progress()
+            if on_progress is not None:
+                on_progress(min(done, total), total)
+            if done >= total and done_at is None:
+                done_at = time.monotonic()
+            return done_at is not None and time.monotonic() - done_at >= drain_s
+
+        # The daemon's one run loop: SIGINT/SIGTERM stop the replay cleanly (main thread
+        # only), a second SIGINT forces the exit, as for ``kintsugi run``.
+        run = daemon.run_until_stopped(until=finished, name="replay", poll_s=0.1)
         return ReplayResult(
             samples=min(watcher.progress(), total),
             total=total,
@@ -260,6 +264,7 @@ def replay_session(
             controls=watcher.controls,
             decisions=watcher.decisions,
             modes=dict(watcher.modes),
+            signal=run.signal,
             complete=watcher.progress() >= total,
         )
     finally:

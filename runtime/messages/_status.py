@@ -235,6 +235,12 @@ class RecorderStatus(ComponentStatus):
     @classmethod
     def read(cls, reader: FieldReader) -> dict[str, Any]:
         values = super().read(reader)
+        samples = reader.body.get("samples")
+        if isinstance(samples, int) and reader.body.get("event") == "lost":
+            # Recordings made before schema 1.1 wrote a gap's size as "samples": keep it
+            # readable, as the field its successor writes (an extra field).
+            reader.body = {**reader.body, "missed_samples": samples}
+            reader.body.pop("samples")
         values.update(
             directory=reader.string("directory", None, optional=True),
             samples=reader.int_map("samples", {}),

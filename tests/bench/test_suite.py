@@ -32,6 +32,7 @@ from bench._suite import main as bench_main
 from runtime.cli import build_parser, main
 from runtime.cli._bench import add_bench_arguments
 from runtime.features import AttentionEstimator, EegFeatureSettings
+from runtime.messages import AttentionFeature
 
 
 def _options(parser: argparse.ArgumentParser) -> dict[str, tuple]:
@@ -127,14 +128,21 @@ def test_percentile_matches_numpy_and_is_nan_when_empty():
     assert math.isnan(percentile([], 99))
 
 
+def _estimate(sample_index: int) -> AttentionFeature:
+    return AttentionFeature(
+        sample_index=sample_index, time_s=sample_index / 256.0, window_s=4.0, hop_s=0.25,
+        valid=False, calibrated=False, reason="calibrating", quality=1.0,
+    )
+
+
 def test_expected_last_end_counts_whole_hops_after_the_first_window():
     log = EstimateLog(fs=256.0)
-    log.add({"sample_index": 1024, "window_s": 4.0, "hop_s": 0.25, "quality": 1.0}, 0.0, 0.0)
+    log.add(_estimate(1024), 0.0, 0.0)
     assert (log.window_n, log.hop_n) == (1024, 64)
     assert log.expected_last_end(1024 + 5 * 64 + 10) == 1024 + 5 * 64
     assert log.expected_last_end(1023) is None
     for end in (1088, 1152, 1280):  # one estimate (1216) lost on the way
-        log.add({"sample_index": end, "quality": 1.0}, 0.0, 0.0)
+        log.add(_estimate(end), 0.0, 0.0)
     assert log.missing() == 1
 
 

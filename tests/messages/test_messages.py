@@ -289,3 +289,15 @@ def test_a_body_that_is_not_an_object_is_refused():
     with pytest.raises(MessageFieldError) as info:
         Control.from_dict([1, 2], "control")  # type: ignore[arg-type]
     assert (info.value.topic, info.value.field) == ("control", "body")
+
+
+def test_an_old_recordings_gap_event_still_reads_as_a_recorder_status():
+    # Before schema 1.1 the recorder's "lost" event wrote the gap's size as "samples".
+    old = {"component": "recorder", "state": "recording", "event": "lost", "samples": 12,
+           "preset": "default"}
+    status = RecorderStatus.from_dict(old, "status.recorder")
+    assert status.event == "lost" and status.samples == {}
+    assert status.extra == {"preset": "default", "missed_samples": 12}
+    with pytest.raises(MessageFieldError) as info:  # elsewhere an int is still wrong
+        RecorderStatus.from_dict({**old, "event": "started"}, "status.recorder")
+    assert info.value.field == "samples"
