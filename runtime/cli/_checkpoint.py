@@ -33,7 +33,7 @@ _LOADING = (
     "counted."
 )
 _KINDS = (
-    "Fracture kinds: non_finite (NaN/inf element); outlier (robust z = |w - median| / "
+    "Fracture kinds: nonfinite (NaN/inf element); outlier (robust z = |w - median| / "
     "max(1.4826 MAD, the model's typical 1.4826 MAD) above --threshold); exploding_norm / "
     "vanishing_norm (a tensor's RMS, outliers set aside, more than --norm-decades decades "
     "above / below the typical RMS of tensors with the same role: weight, bias, "
