@@ -124,7 +124,7 @@ def _control_publisher(endpoint: str, stop: threading.Event) -> None:
                     safe=False,
                     seq=seq,
                     source_time=now,
-                ).to_dict(),
+                ),
             )
             seq += 1
     finally:
