@@ -210,6 +210,18 @@ def bench_single(quick: bool) -> dict[str, Any]:
     deadline = time.monotonic() + 5
     while not client.is_live() and time.monotonic() < deadline:
         time.sleep(0.01)
+    if not client.is_live():
+        # Without live control the A/B would time a client that only expires to safe: a
+        # figure that does not measure what its name says (a broken stand-in publisher
+        # once went unnoticed this way). Refuse to report it.
+        client.close()
+        stop.set()
+        publisher.join(2)
+        broker.stop()
+        raise RuntimeError(
+            "bench_training: the client received no live control within 5 s; the stand-in "
+            "controller thread failed (see its traceback above), so no overhead is measured"
+        )
     # One model and one optimiser for every variant: separate copies differ in memory
     # placement, which moves a 3 ms step by a few percent on its own. The variants differ
     # only in what runs: each variant's checks are attached for its own blocks alone.

@@ -86,24 +86,11 @@ class AttentionEstimate:
     channels_warn: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict: Python floats/ints/str, None for missing values."""
-        return {
-            "sample_index": int(self.sample_index),
-            "time_s": float(self.time_s),
-            "window_s": float(self.window_s),
-            "hop_s": float(self.hop_s),
-            "attention": _opt_float(self.attention),
-            "valid": bool(self.valid),
-            "calibrated": bool(self.calibrated),
-            "reason": self.reason,
-            "quality": float(self.quality),
-            "log_engagement": _opt_float(self.log_engagement),
-            "engagement_index": _opt_float(self.engagement_index),
-            "band_powers": {k: float(v) for k, v in self.band_powers.items()},
-            "channels_used": list(self.channels_used),
-            "channels_bad": dict(self.channels_bad),
-            "channels_warn": dict(self.channels_warn),
-        }
+        """JSON-able dict: Python floats/ints/str, None for missing values (the message
+        body without its ``kind`` and ``trace``)."""
+        body = self.to_message().to_dict()
+        del body["kind"], body["trace"]
+        return body
 
     def to_message(self, trace: Trace | None = None) -> AttentionFeature:
         """The ``features.attention`` body of this estimate; ``trace`` names the raw chunk

@@ -95,28 +95,11 @@ class StressEstimate:
     hrv: HrvMetrics | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict: Python floats/ints/str, None for missing values."""
-        hrv: dict[str, Any] = self.hrv.to_dict() if self.hrv is not None else {}
-        return {
-            "sample_index": int(self.sample_index),
-            "time_s": float(self.time_s),
-            "window_s": float(self.window_s),
-            "hop_s": float(self.hop_s),
-            "stress": None if self.stress is None else float(self.stress),
-            "valid": bool(self.valid),
-            "calibrated": bool(self.calibrated),
-            "reason": self.reason,
-            "quality": float(self.quality),
-            "signal": self.kind,
-            "hr_bpm": hrv.get("hr_bpm"),
-            "rmssd_ms": hrv.get("rmssd_ms"),
-            "sdnn_ms": hrv.get("sdnn_ms"),
-            "pnn50_pct": hrv.get("pnn50_pct"),
-            "n_beats": hrv.get("n_beats"),
-            "n_rr": hrv.get("n_rr"),
-            "baevsky_si": hrv.get("baevsky_si"),
-            "lf_hf": hrv.get("lf_hf"),
-        }
+        """JSON-able dict: Python floats/ints/str, None for missing values (the message
+        body without its ``kind`` and ``trace``)."""
+        body = self.to_message().to_dict()
+        del body["kind"], body["trace"]
+        return body
 
     def to_message(self, trace: Trace | None = None) -> StressFeature:
         """The ``features.stress`` body of this estimate; ``trace`` names the raw chunk it

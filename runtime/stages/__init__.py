@@ -1,4 +1,10 @@
-"""Daemon stages: each a function of a StageContext, run and restarted by a supervisor."""
+"""Daemon stages: each a function of a StageContext, run and restarted by a supervisor.
+
+The driver stage's names load on first use: it brings brainflow, which the other stages,
+and the recorder, LSL bridge and lab tools that import this package, do not need.
+"""
+
+from typing import Any
 
 from runtime.stages._base import (
     RAISE_ERRORS_ENV,
@@ -9,7 +15,6 @@ from runtime.stages._base import (
     confirm_subscribed,
 )
 from runtime.stages._controller import ControllerStage
-from runtime.stages._driver import DriverStage, RawStream, plan_raw_streams, source_settings
 from runtime.stages._features import FeatureStage
 
 __all__ = [
@@ -26,3 +31,13 @@ __all__ = [
     "plan_raw_streams",
     "source_settings",
 ]
+
+_DRIVER_NAMES = ("DriverStage", "RawStream", "plan_raw_streams", "source_settings")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DRIVER_NAMES:
+        from runtime.stages import _driver
+
+        return getattr(_driver, name)
+    raise AttributeError(f"module 'runtime.stages' has no attribute {name!r}")
