@@ -16,6 +16,13 @@ difference is the wait for the job's next step boundary (up to one step). The re
 latency is also split at the messages' own publish times: raw chunk published → attention
 estimate published (feature stage, including the estimate) → control published
 (controller) → received.
+
+From the sample's own clock (``bench/_latency.py``): ``board_to_applied_*`` starts at the
+BrainFlow timestamp of the newest sample the applied control rests on, and the
+``stage_*_ms`` keys split it per sample into board buffer and poll, driver → bus, features,
+controller, bus → client (this process's subscriber on the same broker; the job's client
+does not report when it received a control) and client → applied step; the parts sum to
+the whole per sample before percentiles.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from bench._common import (
     summarise_ms,
     synthetic_daemon_config,
 )
+from bench._latency import STAGES, StampLog, summarise_stages
 
 _JOB = """
 import sys, time
@@ -74,9 +82,10 @@ def measure(seconds: float) -> dict[str, Any]:
     feature_published: dict[Any, float] = {}  # raw_seq → the estimate's publish time
     split: list[tuple[float, float, float]] = []
     steps: list[tuple[int, float]] = []
+    log = StampLog()
     with Daemon(config) as daemon:
         subscriber = BusSubscriber(
-            daemon.subscribe_endpoint, ("model.status", "control", "features.attention")
+            daemon.subscribe_endpoint, ("model.status", "control", "features")
         )
         job = subprocess.Popen(
             [
@@ -105,6 +114,7 @@ def measure(seconds: float) -> dict[str, Any]:
                 if message is None:
                     continue
                 now, data = time.time(), message.data
+                log.observe(message, now)
                 if isinstance(data, AttentionFeature):
                     raw_seq = data.trace.raw_seq if data.trace is not None else None
                     feature_published[raw_seq] = message.publish_time
@@ -138,13 +148,21 @@ def measure(seconds: float) -> dict[str, Any]:
                 job.stdout.close()
             subscriber.close()
     # Each sample_time's first application; drop the first, which may predate the job.
-    latencies = [(a - s) * 1e3 for s, a in sorted(applied.items())][1:]
+    first_applied = sorted(applied.items())[1:]
+    latencies = [(a - s) * 1e3 for s, a in first_applied]
+    # The same applications from the board's clock: the stamps of the sample each rests on.
+    by_sample_time = {row.driver_publish: row for row in log.rows}
+    rows = [by_sample_time[s].with_applied(a) for s, a in first_applied if s in by_sample_time]
     step_ms = float("nan")
     if len(steps) > 1:
         step_ms = (steps[-1][1] - steps[0][1]) / max(1, steps[-1][0] - steps[0][0]) * 1e3
     parts = ("raw_to_features", "features_to_control", "control_to_client")
     return {
         **summarise_ms(latencies, "sample_to_applied"),
+        **summarise_ms([(r.applied - r.board) * 1e3 for r in rows], "board_to_applied"),
+        **summarise_ms([(r.client_receive - r.board) * 1e3 for r in log.rows], "board_to_received"),
+        **summarise_stages(rows, applied=True),
+        "stage_incomplete_n": log.incomplete,
         **summarise_ms(received, "sample_to_received"),
         **{
             k: v
@@ -194,7 +212,23 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
                 r["sample_to_applied_max_ms"],
                 r["sample_to_applied_n"],
             ],
+            [
+                "board timestamp → applied",
+                r["board_to_applied_p50_ms"],
+                r["board_to_applied_p99_ms"],
+                r["board_to_applied_max_ms"],
+                r["board_to_applied_n"],
+            ],
+            *(
+                [f"  {label}", r[f"stage_{name}_p50_ms"], r[f"stage_{name}_p99_ms"], None, None]
+                for name, label, _, _ in STAGES
+            ),
         ],
+    )
+    print(
+        f"parts sum to the whole within {r['stage_sum_max_error_ms']:.1e} ms; "
+        f"controls without complete stamps: {r['stage_incomplete_n']}",
+        flush=True,
     )
     return result
 

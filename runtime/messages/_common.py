@@ -38,13 +38,16 @@ class Trace(Body):
     """Where an estimate or control came from, for latency: the raw chunk it rests on.
 
     ``raw_publish_time`` is the wall clock when that chunk left the driver,
-    ``raw_source_time`` the board clock of its newest sample.
+    ``raw_source_time`` the board clock of its newest sample (its BrainFlow timestamp) and
+    ``raw_read_time`` the wall clock when the driver read the chunk from the board's buffer
+    (the chunk's ``RawChunk.read_time``; None from an older driver or features stage).
     """
 
     raw_publish_time: float | None = None
     raw_publisher: str | None = None
     raw_seq: int | None = None
     raw_source_time: float | None = None
+    raw_read_time: float | None = None
 
     @classmethod
     def read(cls, reader: FieldReader) -> dict[str, Any]:
@@ -53,4 +56,5 @@ class Trace(Body):
             "raw_publisher": reader.string("raw_publisher", None, optional=True),
             "raw_seq": reader.integer("raw_seq", None, low=0, optional=True),
             "raw_source_time": reader.number("raw_source_time", None, optional=True),
+            "raw_read_time": reader.number("raw_read_time", None, optional=True),
         }

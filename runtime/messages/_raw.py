@@ -24,7 +24,10 @@ class RawChunk(Body):
     ``first_index`` is the board's running sample index of the chunk's first column (so a
     reader sees samples lost on the bus as a jump), ``dropped`` the samples the board itself
     lost just before this chunk (its package counter), ``t_first``/``t_last`` the board
-    clock (BrainFlow timestamp, s) of the first and last sample.
+    clock (BrainFlow timestamp, s) of the first and last sample. ``read_time`` is the wall
+    clock (``time.time()``, s) when the driver read the chunk from BrainFlow's buffer (None
+    from an older driver), so a reader can tell the board's buffering and the
+    poll interval (``t_last`` → ``read_time``) from the driver's own work before publishing.
     """
 
     TOPIC = "raw.*"
@@ -36,6 +39,7 @@ class RawChunk(Body):
     dropped: int = 0
     t_first: float | None = None
     t_last: float | None = None
+    read_time: float | None = None
 
     @classmethod
     def read(cls, reader: FieldReader) -> dict[str, Any]:
@@ -47,6 +51,7 @@ class RawChunk(Body):
             "dropped": reader.integer("dropped", 0, low=0),
             "t_first": reader.number("t_first", None, optional=True),
             "t_last": reader.number("t_last", None, optional=True),
+            "read_time": reader.number("read_time", None, optional=True),
         }
 
 

@@ -160,6 +160,7 @@ class DriverStage:
         while not context.stop.is_set():
             self._insert_markers(markers, board)
             chunks = board.read()  # DeviceLostError: the supervisor reconnects with backoff
+            read_time = time.time()  # wall clock, as BrainFlow's timestamps (RawChunk.read_time)
             now = time.monotonic()
             if chunks:
                 last_data = now
@@ -173,7 +174,7 @@ class DriverStage:
                     self._publish_board_rows(publisher, chunk)
                 for stream in streams:
                     if stream.preset == chunk.preset:
-                        self._publish_chunk(publisher, stream, chunk)
+                        self._publish_chunk(publisher, stream, chunk, read_time)
             silent_s = now - last_data
             if state == "streaming" and silent_s > self.source.stall_timeout_s:
                 state = "ended" if _playback_ended(board, samples) else "stalled"
@@ -222,7 +223,9 @@ class DriverStage:
         )
 
     @staticmethod
-    def _publish_chunk(publisher: BusPublisher, stream: RawStream, chunk: Chunk) -> None:
+    def _publish_chunk(
+        publisher: BusPublisher, stream: RawStream, chunk: Chunk, read_time: float | None = None
+    ) -> None:
         data = chunk.data[list(stream.rows)].astype(np.float32)
         stamps = chunk.data[chunk.layout.timestamp_row]
         body = RawChunk(
@@ -233,6 +236,7 @@ class DriverStage:
             dropped=int(chunk.dropped),
             t_first=float(stamps[0]),
             t_last=float(stamps[-1]),
+            read_time=read_time,
         )
         publisher.publish(stream.topic, body, array=data, source_time=float(stamps[-1]))
 

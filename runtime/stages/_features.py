@@ -2,7 +2,8 @@
 
 Estimators time samples by index and nominal rate, so a fast replay gives the same
 features as real time. Each estimate is published on ``features.attention`` or
-``features.stress`` with the raw message's publish time in ``trace`` (for latency).
+``features.stress`` with the raw message's publish time, its newest sample's board
+timestamp and the driver's read time in ``trace`` (for latency).
 """
 
 from __future__ import annotations
@@ -168,6 +169,7 @@ class FeatureStage:
             raw_publisher=raw.publisher,
             raw_seq=raw.seq,
             raw_source_time=raw.source_time,
+            raw_read_time=raw.data.read_time if isinstance(raw.data, RawChunk) else None,
         )
         for estimate in estimates:
             publisher.publish(

@@ -43,7 +43,7 @@ from runtime.messages import (
 )
 
 TRACE = Trace(raw_publish_time=1700000000.25, raw_publisher="driver-1a2b", raw_seq=41,
-              raw_source_time=12.5)
+              raw_source_time=12.5, raw_read_time=1700000000.24)
 BUS = BusCounters(received=120, rejected=2, dropped=3, duplicates=1, last_error="x: bad")
 LATENCY = LatencySummary(p50=12.5, p99=40.0, n=77)
 
@@ -99,7 +99,7 @@ EXAMPLES: dict[type[Body], tuple[str, Body]] = {
     )),
     RawChunk: ("raw.eeg", RawChunk(
         preset="default", fs=250.0, channels=("Fz", "Cz"), first_index=500, dropped=2,
-        t_first=10.0, t_last=10.096,
+        t_first=10.0, t_last=10.096, read_time=10.099,
     )),
     RawBoardChunk: ("raw.board.default", RawBoardChunk(
         preset="default", fs=250.0, num_rows=32, first_index=500, dropped=2,

@@ -71,6 +71,9 @@ def test_the_driver_publishes_typed_chunks_status_and_writes_markers(broker):
         assert len(chunk.channels) == message.array.shape[0]
         assert message.array.dtype == np.float32 and chunk.fs == 250.0
         assert chunk.t_first <= chunk.t_last == message.source_time
+        # The driver read the chunk after its newest sample was stamped (both wall clock:
+        # the synthetic board stamps with the host's time.time()), then published it.
+        assert chunk.t_last <= chunk.read_time <= message.publish_time
     # Each chunk starts where the previous one ended (one publisher, in order).
     for before, after in zip(eeg, eeg[1:], strict=False):
         assert after.data.first_index == before.data.first_index + before.array.shape[1]

@@ -25,7 +25,7 @@ def _chunk(first_index: int, *, dropped: int = 0, fs: float = FS) -> RawChunk:
     t_first = first_index / fs
     return RawChunk(
         preset="default", fs=fs, channels=NAMES, first_index=first_index, dropped=dropped,
-        t_first=t_first, t_last=t_first + (CHUNK - 1) / fs,
+        t_first=t_first, t_last=t_first + (CHUNK - 1) / fs, read_time=t_first + CHUNK / fs,
     )
 
 
@@ -90,6 +90,7 @@ def test_features_are_typed_traced_and_bad_chunks_are_counted(broker, caplog):
             start, end = spans[trace.raw_seq]
             assert start < feature.sample_index <= end, (trace.raw_seq, feature.sample_index)
             assert trace.raw_source_time == chunk.t_last == message.source_time
+            assert trace.raw_read_time == chunk.read_time is not None
             # White noise, 2 s in: not an attention level (calibrating, or read as EMG).
             assert feature.kind == "attention" and feature.level is None
             assert not feature.valid and feature.reason
