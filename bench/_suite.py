@@ -112,13 +112,24 @@ HEADLINES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "features": _features,
     "replay": _prefixed("replay_factor_"),
     "cpu": _prefixed("cpu_pct_"),
-    "e2e": _copy("e2e_p50_ms", "e2e_p99_ms", "floor_p50_ms", "floor_p99_ms"),
-    "applied": _copy(
-        "sample_to_applied_p50_ms",
-        "sample_to_applied_p99_ms",
-        "sample_to_received_p50_ms",
-        "sample_to_received_p99_ms",
-    ),
+    "e2e": lambda r: {
+        **_copy("e2e_p50_ms", "e2e_p99_ms", "floor_p50_ms", "floor_p99_ms")(r),
+        **_copy("board_to_control_p50_ms", "board_to_control_p99_ms")(r),
+        **_prefixed("peer_")(r),
+        **{k: v for k, v in r.items() if k.startswith("stage_") and k.endswith("_ms")},
+    },
+    "applied": lambda r: {
+        **_copy(
+            "sample_to_applied_p50_ms",
+            "sample_to_applied_p99_ms",
+            "sample_to_received_p50_ms",
+            "sample_to_received_p99_ms",
+            "board_to_applied_p50_ms",
+            "board_to_applied_p99_ms",
+        )(r),
+        # The applied run's breakdown, beside bench_e2e's (which has no client_to_applied).
+        **{f"applied_{k}": v for k, v in r.items() if k.startswith("stage_") and k.endswith("_ms")},
+    },
     "resolver": _copy("resolver_p50_ms", "resolver_p99_ms", "idle_resolver_p99_ms"),
     "training": _training,
     "priority": lambda r: {k: v for k, v in r.items() if k.endswith(("_p50_ms", "_p99_ms"))},
@@ -138,8 +149,22 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     ),
     "replay": ("replay_factor_16ch_250hz",),
     "cpu": ("cpu_pct_64ch_1000hz",),
-    "e2e": ("e2e_p50_ms", "e2e_p99_ms", "floor_p50_ms", "floor_p99_ms"),
-    "applied": ("sample_to_applied_p50_ms", "sample_to_applied_p99_ms"),
+    "e2e": (
+        "e2e_p50_ms",
+        "e2e_p99_ms",
+        "floor_p50_ms",
+        "floor_p99_ms",
+        "board_to_control_p50_ms",
+        "board_to_control_p99_ms",
+        "peer_lsl_sample_to_pull_p50_ms",
+        "peer_lsl_sample_to_pull_p99_ms",
+    ),
+    "applied": (
+        "sample_to_applied_p50_ms",
+        "sample_to_applied_p99_ms",
+        "board_to_applied_p50_ms",
+        "board_to_applied_p99_ms",
+    ),
     "resolver": ("resolver_p50_ms", "resolver_p99_ms"),
     "training": ("client_overhead_pct",),
 }
@@ -148,6 +173,9 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
 TARGETS: tuple[tuple[str, str, float], ...] = (
     ("e2e_p50_ms", "<=", 5.0),
     ("e2e_p99_ms", "<=", 25.0),
+    ("board_to_control_p50_ms", "<=", 5.0),
+    ("board_to_control_p99_ms", "<=", 15.0),
+    ("board_to_applied_p99_ms", "<=", 30.0),
     ("replay_factor_16ch_250hz", ">=", 60.0),
     ("cpu_pct_64ch_1000hz", "<=", 25.0),
     ("client_overhead_pct", "<=", 1.0),
@@ -230,6 +258,13 @@ def _beside(key: str, values: dict[str, Any], modules: dict[str, Any]) -> str:
 
     if key in ("e2e_p50_ms", "e2e_p99_ms"):
         return fmt("raw pyzmq, same hops", values.get(key.replace("e2e", "floor")))
+    if key.startswith("board_to_control"):
+        return fmt(
+            "LSL outlet → inlet",
+            values.get(key.replace("board_to_control", "peer_lsl_sample_to_pull")),
+        )
+    if key.startswith("board_to_applied"):
+        return fmt("received by a subscriber", get("applied", key.replace("applied", "received")))
     if key.startswith("sample_to_applied"):
         return fmt("received by a subscriber", values.get(key.replace("applied", "received")))
     if key == "replay_factor_16ch_250hz":
@@ -264,6 +299,10 @@ SUMMARY_KEYS = (
     "priority_1t_nice0_e2e_p99_ms",
     "sample_to_applied_p50_ms",
     "sample_to_applied_p99_ms",
+    "board_to_control_p50_ms",
+    "board_to_control_p99_ms",
+    "board_to_applied_p50_ms",
+    "board_to_applied_p99_ms",
     "replay_factor_16ch_250hz",
     "cpu_pct_64ch_1000hz",
     "client_overhead_pct",
