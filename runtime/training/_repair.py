@@ -50,6 +50,7 @@ from runtime.training._repair_counters import collect_sites, count_repairs, read
 from runtime.training._repair_detect import (
     check_clean_by_range,
     check_zscores_clean,
+    compute_stats_interval,
     compute_zscore_range,
     count_training_call,
     init_site,
@@ -71,9 +72,10 @@ class GoldenRepair:
     ``momentum``: weight of each training batch in the running statistics (the first batches
     use a cumulative mean). ``warmup_steps``: training forwards before outlier detection
     starts (non-finite values are repaired from the first forward); during warm-up every
-    batch updates the statistics, afterwards one batch every ``stats_every`` forwards (they
-    drift slowly, and an update costs as much as ten clean forwards' checks in a training
-    loop on the CPU: about 0.2 ms for a 64×512 activation here). ``identity_floor``:
+    batch updates the statistics, afterwards one batch every ``max(1, n // 16)`` forwards after n
+    training forwards, up to ``stats_every`` (a young network's activations move fast,
+    a settled one's slowly; an update costs as much as ten clean forwards' checks in a
+    training loop on the CPU: about 0.2 ms for a 64×512 activation here). ``identity_floor``:
     minimum cosine similarity of repaired vs original per sample. ``max_repair_entropy_bits``:
     ``None`` means ``log2(n/4)`` for a sample of n elements. ``gentle_threshold_scale``:
     gentle mode's threshold factor (its intensity cap is ``runtime.golden``'s 1/φ).
@@ -257,7 +259,7 @@ class GoldenRepair:
                 if clean:
                     if module.training:
                         site.train_calls += 1
-                        if forwards - site.stats_at >= self.stats_every:
+                        if forwards - site.stats_at >= site.stats_interval:
                             site.stats_at = forwards
                             self._update_stats(site, output.detach())
                     return output
@@ -318,6 +320,7 @@ class GoldenRepair:
         return count_training_call(site, self.warmup_steps, self.stats_every)
 
     def _update_stats(self, site: Site, y: torch.Tensor) -> None:
+        site.stats_interval = compute_stats_interval(site.train_calls, self.stats_every)
         update_stats(
             site,
             y,

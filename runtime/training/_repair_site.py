@@ -49,6 +49,7 @@ class Site:
         self.unchecked = 0  # forwards passed through unchecked (check_every > 1)
         self.check_all_until = 0  # check every forward up to this forward (escalation)
         self.stats_at = 0  # the forward whose batch last updated the statistics
+        self.stats_interval = 1  # forwards between statistics updates (grows to stats_every)
         self.entropy_limit_bits = math.inf
         self.z_buffer: torch.Tensor | None = None
         self.shape: list[int] | None = None  # broadcast shape of per-feature tensors
