@@ -28,6 +28,15 @@ from bench._common import summarise_ms
 class _RelayChain:
     """An XSUB/XPUB proxy and two relays (raw → feat → ctrl), all in their own threads."""
 
+    def ends(self) -> tuple[zmq.Socket, zmq.Socket]:
+        """A PUB into the chain's first hop and a SUB on its last topic (``ctrl``)."""
+        pub = self.ctx.socket(zmq.PUB)
+        pub.connect(self.pub_ep)
+        sub = self.ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"ctrl")
+        sub.connect(self.sub_ep)
+        return pub, sub
+
     def __init__(self) -> None:
         self.ctx = zmq.Context()
         front, back = self.ctx.socket(zmq.XSUB), self.ctx.socket(zmq.XPUB)
@@ -60,11 +69,7 @@ class _RelayChain:
 def measure_floor(n: int, payload_bytes: int) -> list[float]:
     """Raw pyzmq over the same hops: 3 broker crossings and 2 relays; ms per message."""
     chain = _RelayChain()
-    pub = chain.ctx.socket(zmq.PUB)
-    pub.connect(chain.pub_ep)
-    sub = chain.ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.SUBSCRIBE, b"ctrl")
-    sub.connect(chain.sub_ep)
+    pub, sub = chain.ends()
     payload = b"x" * payload_bytes
     time.sleep(0.5)
     out = []
@@ -136,11 +141,7 @@ def measure_board_peers(seconds: float, poll_interval_s: float = 0.02) -> dict[s
     inlet = pylsl.StreamInlet(found[0], max_buflen=60)
     inlet.open_stream(timeout=5.0)
     chain = _RelayChain()
-    pub = chain.ctx.socket(zmq.PUB)
-    pub.connect(chain.pub_ep)
-    sub = chain.ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.SUBSCRIBE, b"ctrl")
-    sub.connect(chain.sub_ep)
+    pub, sub = chain.ends()
     lsl_ms: list[float] = []
     zmq_ms: list[float] = []
     read_ms: list[float] = []

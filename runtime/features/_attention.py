@@ -37,7 +37,7 @@ from runtime.features._notch import remove_line_noise
 from runtime.features._quality import check_channel_quality, share_key
 from runtime.features._settings import EegFeatureSettings
 from runtime.features._validate import check_estimator_fs
-from runtime.features._windows import HopWindows
+from runtime.features._windows import HopWindows, window_fields
 from runtime.messages import AttentionFeature, Trace
 
 __all__ = ["AttentionEstimate", "AttentionEstimator"]
@@ -96,14 +96,7 @@ class AttentionEstimate:
         """The ``features.attention`` body of this estimate; ``trace`` names the raw chunk
         it rests on (for latency)."""
         return AttentionFeature(
-            sample_index=int(self.sample_index),
-            time_s=float(self.time_s),
-            window_s=float(self.window_s),
-            hop_s=float(self.hop_s),
-            valid=bool(self.valid),
-            calibrated=bool(self.calibrated),
-            reason=self.reason,
-            quality=float(self.quality),
+            **window_fields(self),
             trace=trace,
             attention=_opt_float(self.attention),
             log_engagement=_opt_float(self.log_engagement),

@@ -34,7 +34,7 @@ from runtime.features._hrv import HrvMetrics, compute_hrv
 from runtime.features._rr import clean_rr, compute_rr_ms
 from runtime.features._settings import HeartFeatureSettings
 from runtime.features._validate import check_estimator_fs
-from runtime.features._windows import HopWindows
+from runtime.features._windows import HopWindows, window_fields
 from runtime.messages import StressFeature, Trace
 
 __all__ = [
@@ -106,14 +106,7 @@ class StressEstimate:
         rests on (for latency)."""
         hrv = self.hrv
         return StressFeature(
-            sample_index=int(self.sample_index),
-            time_s=float(self.time_s),
-            window_s=float(self.window_s),
-            hop_s=float(self.hop_s),
-            valid=bool(self.valid),
-            calibrated=bool(self.calibrated),
-            reason=self.reason,
-            quality=float(self.quality),
+            **window_fields(self),
             trace=trace,
             stress=None if self.stress is None else float(self.stress),
             signal=self.kind,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -49,3 +50,18 @@ class HopWindows:
         return np.concatenate(
             (self._buffer[:, self._write :], self._buffer[:, : self._write]), axis=1
         )
+
+
+def window_fields(estimate: Any) -> dict[str, Any]:
+    """The fields every estimate's message body shares (timing, validity, quality), as
+    plain Python values: what :class:`runtime.messages.Feature` holds besides the level."""
+    return {
+        "sample_index": int(estimate.sample_index),
+        "time_s": float(estimate.time_s),
+        "window_s": float(estimate.window_s),
+        "hop_s": float(estimate.hop_s),
+        "valid": bool(estimate.valid),
+        "calibrated": bool(estimate.calibrated),
+        "reason": estimate.reason,
+        "quality": float(estimate.quality),
+    }
