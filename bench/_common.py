@@ -71,11 +71,23 @@ def summarise_ms(values: Sequence[float] | np.ndarray, prefix: str) -> dict[str,
     }
 
 
+_PORTS_GIVEN: set[int] = set()
+
+
 def free_tcp_port() -> int:
-    """A loopback port that was free a moment ago (for a daemon run as a subprocess)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port that was free a moment ago and that this process has not handed out
+    before (for a daemon run as a subprocess, or a test's bus).
+
+    The kernel may return the port it just gave when the probing socket is closed, so two
+    calls in a row (a publish and a subscribe endpoint) could otherwise get the same one."""
+    for _ in range(1000):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
+    raise RuntimeError("no fresh loopback port after 1000 tries")
 
 
 def loopback_bus() -> dict[str, str]:

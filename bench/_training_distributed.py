@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 
 import torch
 
+from bench._common import free_tcp_port
 from bench._training_single import _interleave, _Job, _pct, make_mlp
 
 
@@ -40,12 +40,6 @@ class _BlockClock:
     def __call__(self) -> float:
         running = 0.0 if self.started is None else time.monotonic() - self.started
         return self.total + running
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _rank_main(rank: int, world: int, port: int, quick: bool, out_path: str) -> None:
@@ -135,7 +129,7 @@ def bench_distributed(quick: bool) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result.json")
-        mp.spawn(_rank_main, args=(2, _free_port(), quick, out), nprocs=2, join=True)
+        mp.spawn(_rank_main, args=(2, free_tcp_port(), quick, out), nprocs=2, join=True)
         medians = json.loads(Path(out).read_text())
     return {
         "ddp_step_ms": medians["plain"] * 1e3,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import warnings
 from collections.abc import Iterator
 
@@ -14,14 +13,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import brainflow.board_shim  # noqa: F401
 
+from bench._common import free_tcp_port  # noqa: F401  (re-exported for the tests)
 from runtime.bus import Broker
-
-
-def free_tcp_port() -> int:
-    """A port that was free a moment ago (for daemons started as subprocesses)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -240,3 +240,13 @@ def test_quick_run_of_the_other_modules_gives_finite_keys(tmp_path, name):
     done = _run_bench("--quick", "--only", name, "--json", str(out), timeout=850)
     assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]
     _check_report(out, (name,))
+
+
+def test_free_tcp_port_never_hands_out_a_port_twice():
+    """A publish and a subscribe endpoint asked for in a row once got the same port (the
+    kernel reuses a just-closed probe's port), and the daemon could not bind."""
+    from bench._common import free_tcp_port
+
+    ports = [free_tcp_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)
+    assert all(1024 <= p <= 65535 for p in ports)

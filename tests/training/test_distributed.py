@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from runtime.training import (
     encode_control,
     gloo_process_group,
 )
+from tests.conftest import free_tcp_port
 from tests.training._sources import CountingSource, make_control
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,9 +90,7 @@ def test_gloo_process_group_joins_two_ranks_over_tcp():
     """The way bench/bench_training.py starts its two ranks (torch.multiprocessing)."""
     import torch.multiprocessing as mp
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_tcp_port()
     mp.spawn(_sum_ranks, args=(2, f"tcp://127.0.0.1:{port}"), nprocs=2, join=True)
 
 
