@@ -100,6 +100,23 @@ class DaemonSettings(_Section):
     shutdown_deadline_s: float = Field(5.0, gt=0)
 
 
+class SessionSettings(_Section):
+    """``[session]``: who a session is of and what it starts from.
+
+    ``participant`` is a pseudonymous id (``P01``), never a name: it is what recordings,
+    baselines and training logs are filed under, and what ``kintsugi forget`` removes.
+    ``baseline`` is the path of a saved baseline file the features start from instead of
+    calibrating on the session's first minutes (None: calibrate).
+    """
+
+    participant: str | None = Field(
+        None, description="pseudonymous participant id (P01), never a name"
+    )
+    baseline: str | None = Field(
+        None, description="saved baseline file to start from (no calibration wait)"
+    )
+
+
 class Config(_Section):
     """A whole daemon configuration."""
 
@@ -108,6 +125,7 @@ class Config(_Section):
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    session: SessionSettings = Field(default_factory=SessionSettings)
 
 
 def _format_errors(exc: ValidationError, origin: str) -> str:
