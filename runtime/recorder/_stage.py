@@ -49,16 +49,30 @@ MAX_BATCH = 200
 DRAIN_S = 1.0
 
 
+def _is_training_log(path: Path) -> bool:
+    """A training job's step log (``training.jsonl``, ``training-2.jsonl``), which may
+    be written into the session directory before the recording starts."""
+    return path.is_file() and path.name.startswith("training") and path.suffix == ".jsonl"
+
+
 class RecorderStage:
     """Records a session into ``directory`` (created; it must not hold another session).
 
     A stage for :class:`runtime.daemon.Daemon` (``extra_stages={"recorder": stage}``, with
     the driver publishing ``raw.board.*``). Restarted by the supervisor, it appends to the
-    same files.
+    same files. The directory may already hold training logs (``training*.jsonl``: a job
+    started with ``--session DIR`` before the daemon). ``resolver_seed`` is the session
+    seed the manifest records when the session chose its own (None: the config's
+    ``[controller] decision_seed`` for the quantum resolver).
     """
 
     def __init__(
-        self, directory: Path | str, config: Config, *, status_interval_s: float | None = None
+        self,
+        directory: Path | str,
+        config: Config,
+        *,
+        status_interval_s: float | None = None,
+        resolver_seed: int | None = None,
     ) -> None:
         self.directory = Path(directory)
         if self.directory.exists() and not self.directory.is_dir():
@@ -66,12 +80,17 @@ class RecorderStage:
                 f"the recording directory (--record) {str(self.directory)!r} is a file: "
                 "give a new directory for the session"
             )
-        if self.directory.is_dir() and any(self.directory.iterdir()):
+        if self.directory.is_dir() and any(
+            not _is_training_log(p) for p in self.directory.iterdir()
+        ):
             raise ConfigError(
                 f"the recording directory (--record) {str(self.directory)!r} is not empty: give "
                 "a new directory (a recording never overwrites or appends to another one)"
             )
         self.config = config
+        # Built now, so that a scenario or baseline file that cannot be read fails before
+        # the daemon starts (ConfigError naming the key); started_at is set at the start.
+        self._manifest = initial_metadata(config, seed=resolver_seed)
         self.status_interval_s = (
             config.daemon.status_interval_s if status_interval_s is None else status_interval_s
         )
@@ -84,7 +103,7 @@ class RecorderStage:
     def __call__(self, context: StageContext) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         if self._metadata is None:
-            self._metadata = initial_metadata(self.config)
+            self._metadata = dict(self._manifest, started_at=time.time())
             self._metadata["directory"] = str(self.directory.resolve())
             write_json_atomic(self.directory / METADATA_FILE, self._metadata)
         files: dict[str, AppendFile] = {}
