@@ -32,6 +32,7 @@ from sim.emulators._device import StreamingDevice
 from sim.emulators._errors import EmulatorError
 from sim.emulators._faults import Fault
 from sim.emulators._feed import DeviceFeed, lookup_device, sine_feed
+from sim.emulators._write_log import PacketWriteLog
 
 logger = logging.getLogger("sim.emulators")
 
@@ -50,6 +51,11 @@ class CytonEmulator(StreamingDevice):
     counter and nominal rate, so a scenario plays faster). Use as a context manager, or
     ``start()``/``stop()``. A Cyton+Daisy acknowledges ``c`` (detach the Daisy) but keeps
     sending 16 channels: BrainFlow's Cyton+Daisy driver never sends it.
+
+    ``write_log``: keep the write times of the newest N packets in :attr:`write_log` (a
+    :class:`~sim.emulators.PacketWriteLog`; 0, the default, keeps none and costs nothing),
+    for latency measured from the moment a sample's bytes reach the pty. On a Cyton a
+    packet is a sample; with a Daisy two packets make one.
     """
 
     def __init__(
@@ -62,6 +68,7 @@ class CytonEmulator(StreamingDevice):
         link: str | Path | None = None,
         seed: int = 0,
         electrode_impedance_ohm: float = 5000.0,
+        write_log: int = 0,
     ) -> None:
         spec = lookup_device("cyton-daisy" if daisy else "cyton")
         super().__init__(
@@ -75,6 +82,7 @@ class CytonEmulator(StreamingDevice):
         self._slave: int | None = None
         self._port = ""
         self._n_corrupted = 0
+        self.write_log = PacketWriteLog(write_log) if write_log else None
 
     # -- transport ----------------------------------------------------------------------------
     @property
@@ -119,21 +127,38 @@ class CytonEmulator(StreamingDevice):
     def _power_cycle(self) -> None:
         self.board.reset()
 
-    def _transmit(self, data: bytes) -> None:
+    def _transmit(self, data: bytes, counters: np.ndarray | None = None) -> None:
         """Write to the host, waiting up to 0.1 s for room (a dongle's buffer); what still
-        does not fit is lost, as on a real link whose host stopped reading."""
+        does not fit is lost, as on a real link whose host stopped reading.
+
+        ``counters``: the wire counters of the whole packets ``data`` holds, given when the
+        write log is on; each packet is logged with the wall clock (BrainFlow's clock) just
+        before and just after the write that completed its bytes (a packet cut short by a
+        lost write is not logged)."""
         if self._master is None:
             return
+        log = self.write_log if counters is not None else None
         view = memoryview(data)
         deadline = time.monotonic() + _WRITE_TIMEOUT_S
+        sent = logged = 0
         while view:
+            started_at = time.time() if log is not None else 0.0
             try:
-                view = view[os.write(self._master, view) :]
+                n = os.write(self._master, view)
             except BlockingIOError:
-                pass
+                n = 0
             except OSError as exc:
                 logger.debug("cyton emulator: write failed: %s", exc)
                 break
+            if n:
+                view = view[n:]
+                if log is not None and counters is not None:
+                    written_at = time.time()
+                    sent += n
+                    done = sent // PACKET_SIZE
+                    if done > logged:
+                        log.record(counters[logged:done], started_at, written_at)
+                        logged = done
             remaining = deadline - time.monotonic()
             if not view or remaining <= 0:
                 break
@@ -159,6 +184,10 @@ class CytonEmulator(StreamingDevice):
     def _streaming(self) -> bool:
         return self.board.streaming
 
+    def _stream_started(self) -> None:
+        if self.write_log is not None:
+            self.write_log.start_stream()
+
     # -- packets ------------------------------------------------------------------------------
     def _emit(self, positions: np.ndarray, due: np.ndarray, corrupt: np.ndarray) -> None:
         channels = self.board.channels
@@ -178,7 +207,7 @@ class CytonEmulator(StreamingDevice):
             self.board.end_byte,
         )
         self._corrupt(packets, corrupt)
-        self._transmit(packets.tobytes())
+        self._transmit(packets.tobytes(), packets[:, 1] if self.write_log is not None else None)
         self.stats.packets_sent += positions.size
 
     def _corrupt(self, packets: np.ndarray, corrupt: np.ndarray) -> None:

@@ -142,6 +142,9 @@ class StreamingDevice:
     def _power_cycle(self) -> None:
         raise NotImplementedError
 
+    def _stream_started(self) -> None:
+        """A start command began a stream (the packet clock restarts); nothing by default."""
+
     def connect_info(self) -> dict[str, Any]:
         """Where a driver connects, e.g. ``{"serial_port": "/dev/pts/3"}``."""
         raise NotImplementedError
@@ -248,6 +251,7 @@ class StreamingDevice:
             if self._stream_t0 is None:
                 self._stream_t0 = now
             self._next_due = now
+            self._stream_started()
 
     def _log_fault_changes(self, t: float) -> None:
         active = {i for i, f in enumerate(self.faults.faults) if f.active(t)}
