@@ -4,6 +4,7 @@ See docs/lab-sessions.md for the commands (``kintsugi check``, ``mark``, ``repla
 ``export``, ``report``) and the session directory they work on.
 """
 
+from runtime.lab._bids import BidsExport, BidsOptions, export_bids
 from runtime.lab._check import (
     FIXES,
     ChannelCheck,
@@ -26,6 +27,8 @@ from runtime.lab._timeline import SessionTimeline, build_timeline
 
 __all__ = [
     "EXPORT_FORMATS",
+    "BidsExport",
+    "BidsOptions",
     "FIXES",
     "MARKER_TOPIC",
     "ChannelCheck",
@@ -39,6 +42,7 @@ __all__ = [
     "assess_channels",
     "build_timeline",
     "check_signal",
+    "export_bids",
     "export_session",
     "impedance_from_amplitude_ohm",
     "lead_off_amplitude_uv",

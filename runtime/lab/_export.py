@@ -1,4 +1,5 @@
-"""Export a session's raw data to EDF+/BDF+ (pyedflib) or FIF (MNE), markers as annotations.
+"""Export a session's raw data to EDF+/BDF+ (pyedflib) or FIF (MNE), markers as annotations,
+or into a BIDS-EEG dataset (mne-bids, :mod:`runtime.lab._bids`), markers as events.
 
 Exported signals are the default preset's EEG channels (µV), the channels the config wires to
 ECG (µV) and the PPG rows (arbitrary units), at the preset's rate. Markers come from the
@@ -16,17 +17,20 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from runtime.errors import ConfigError
 from runtime.recorder import RecordedSession, SessionError, load_session
 
+if TYPE_CHECKING:
+    from runtime.lab._bids import BidsOptions
+
 logger = logging.getLogger("runtime.lab")
 
-ExportFormat = Literal["edf", "bdf", "fif"]
-EXPORT_FORMATS: tuple[str, ...] = ("edf", "bdf", "fif")
+ExportFormat = Literal["edf", "bdf", "fif", "bids"]
+EXPORT_FORMATS: tuple[str, ...] = ("edf", "bdf", "fif", "bids")
 _DIGITAL_RANGE = {"edf": (-32768, 32767), "bdf": (-8388608, 8388607)}
 
 
@@ -99,11 +103,23 @@ def marker_annotations(session: RecordedSession, fs: float) -> list[tuple[float,
 
 
 def export_session(
-    directory: Path | str, fmt: str, path: Path | str, *, overwrite: bool = False
+    directory: Path | str,
+    fmt: str,
+    path: Path | str,
+    *,
+    overwrite: bool = False,
+    bids: BidsOptions | None = None,
 ) -> ExportedSignals:
-    """Write a session's signals to ``path`` as ``fmt`` (edf, bdf or fif)."""
+    """Write a session's signals to ``path`` as ``fmt`` (edf, bdf or fif), or into the BIDS
+    root ``path`` (bids; entities from ``bids``, see :func:`runtime.lab.export_bids`)."""
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(EXPORT_FORMATS)}; {fmt!r} is not")
+    if fmt == "bids":
+        from runtime.lab._bids import export_bids
+
+        return export_bids(directory, path, bids, overwrite=overwrite).signals
+    if bids is not None:
+        raise ConfigError(f"BIDS entities apply to --format bids only, not --format {fmt}")
     path = Path(path)
     if path.exists() and not overwrite:
         raise ConfigError(f"-o {str(path)!r} exists: choose a new file name (or --overwrite)")

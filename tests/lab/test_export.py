@@ -1,6 +1,9 @@
-"""Export: EDF+/BDF+ (pyedflib) and FIF (MNE), read back with MNE, samples and markers compared."""
+"""Export: EDF+/BDF+ (pyedflib) and FIF (MNE), read back with MNE, samples and markers compared;
+OUT after DIR or as -o, BIDS-only flags refused with other formats."""
 
 from __future__ import annotations
+
+import sys
 
 import mne
 import numpy as np
@@ -56,3 +59,30 @@ def test_export_refuses_to_overwrite(recorded_session, tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     export_session(recorded_session.directory, "edf", path, overwrite=True)
     assert path.stat().st_size > 1000
+
+
+def test_export_out_forms_and_bids_only_flags(recorded_session, tmp_path, capsys):
+    directory = str(recorded_session.directory)
+    positional = tmp_path / "positional.edf"
+    assert main(["export", directory, "--format", "edf", str(positional)]) == 0
+    assert positional.stat().st_size > 1000
+    assert main(["export", directory, "--format", "edf"]) == 2
+    assert "OUT (or -o OUT)" in capsys.readouterr().err
+    assert main(["export", directory, "--format", "edf", "a.edf", "-o", "b.edf"]) == 2
+    assert "differ" in capsys.readouterr().err
+    assert main(["export", directory, "--format", "edf", str(tmp_path / "x.edf"),
+                 "--bids-session", "01"]) == 2
+    assert "--bids-session applies to --format bids only" in capsys.readouterr().err
+    assert not (tmp_path / "x.edf").exists()
+
+
+def test_bids_export_without_mne_bids_says_what_to_install(
+    recorded_session, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "pybv", None)  # an install without pybv: import fails
+    root = tmp_path / "bids"
+    assert main(["export", str(recorded_session.directory), "--format", "bids", str(root),
+                 "--participant", "P01"]) == 2
+    err = capsys.readouterr().err
+    assert "--format bids needs mne-bids and pybv; pybv is not installed" in err
+    assert "pip install" in err and not root.exists()
