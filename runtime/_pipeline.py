@@ -76,7 +76,9 @@ def build_stages(
         raise ValueError(f"extra_stages {clash} take the name of a built-in stage; rename them")
     functions: dict[str, StageFunction] = {
         "controller": ControllerStage(config.controller, interval_s),
-        "features": FeatureStage(config.features, config.source, interval_s),
+        "features": FeatureStage(
+            config.features, config.source, interval_s, baseline=config.session.baseline
+        ),
         **extra,
         SOURCE_STAGE: source,
     }

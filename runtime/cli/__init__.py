@@ -37,6 +37,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runtime.cli._replay",
     "runtime.cli._export",
     "runtime.cli._report",
+    "runtime.cli._baseline",
     "runtime.cli._bench",
 )
 

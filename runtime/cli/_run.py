@@ -49,6 +49,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="record the session into DIR (new or empty); see docs/lab-sessions.md",
     )
     parser.add_argument(
+        "--participant",
+        default=None,
+        metavar="ID",
+        help="pseudonymous participant id (P01), stored in the recording; sets [session] "
+        "participant (a name-like id is warned about, see docs/participants.md)",
+    )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="WHICH",
+        help="start from a saved baseline instead of calibrating: 'current' or a version "
+        "of --participant's baselines (`kintsugi baseline list`), or a baseline file",
+    )
+    parser.add_argument(
+        "--root",
+        default=None,
+        metavar="DIR",
+        help="participant store that --baseline reads (default $KINTSUGI_HOME or ~/.kintsugi)",
+    )
+    parser.add_argument(
         "--lsl",
         action="store_true",
         help="publish raw EEG, heart data, features, control and markers as LSL streams",
@@ -60,8 +80,12 @@ def _handle(args: argparse.Namespace) -> int:
     from drivers import set_brainflow_logging
     from runtime.config import load_config, with_overrides
     from runtime.daemon import Daemon
+    from runtime.participants import apply_session_choice
 
     config = load_config(args.config)
+    config = apply_session_choice(
+        config, participant=args.participant, baseline=args.baseline, root=args.root
+    )
     config = with_overrides(
         config,
         "source",

@@ -40,7 +40,7 @@ from runtime.features._validate import check_estimator_fs
 from runtime.features._windows import HopWindows, window_fields
 from runtime.messages import AttentionFeature, Trace
 
-__all__ = ["AttentionEstimate", "AttentionEstimator"]
+__all__ = ["AttentionEstimate", "AttentionEstimator", "attention_baseline_settings"]
 
 logger = logging.getLogger("runtime.features")
 
@@ -50,6 +50,17 @@ _FEATURE = "log_engagement"
 def _channel_key(label: str) -> str:
     """Baseline key of one channel's log engagement index."""
     return f"{_FEATURE}:{label}"
+
+
+def attention_baseline_settings(settings: EegFeatureSettings) -> dict[str, Any]:
+    """The ``[features.eeg]`` settings an attention baseline depends on: saved with it and
+    compared when it is loaded (with the rate ``fs`` and the ``channels``, known from data)."""
+    s = settings
+    return {
+        "kind": "attention", "window_s": s.window_s, "segment_s": s.segment_s,
+        "overlap": s.overlap, "smoothing_tau_s": s.smoothing_tau_s,
+        "line_freq_hz": s.line_freq_hz,
+    }
 
 
 #: Fewest baseline windows, as a share of those a clean ``baseline_s`` would give.
@@ -191,8 +202,10 @@ class AttentionEstimator:
         return self.baseline.save(path)
 
     def _baseline_meta(self) -> dict[str, Any]:
-        s = self.settings
-        return {"kind": "attention", "window_s": s.window_s, "segment_s": s.segment_s}
+        return {
+            **attention_baseline_settings(self.settings), "fs": self.fs,
+            "channels": list(self.labels),
+        }
 
     def _smooth(self, value: float, time_s: float) -> float:
         tau = self.settings.smoothing_tau_s

@@ -19,10 +19,23 @@ import numpy as np
 
 from runtime.errors import ConfigError, KintsugiError
 
-__all__ = ["RobustBaseline", "BASELINE_FORMAT"]
+__all__ = ["BASELINE_FORMAT", "BASELINE_SET_FORMAT", "RobustBaseline", "differing_settings"]
 
 #: Format tag written into (and required from) every baseline file.
 BASELINE_FORMAT = "kintsugi-baseline/1"
+#: Format tag of a participant's saved baseline (runtime.participants): one baseline per
+#: estimator kind, under the keys ``attention`` and ``stress``.
+BASELINE_SET_FORMAT = "kintsugi-baseline-set/1"
+
+
+def differing_settings(made_under: dict[str, Any], expect: dict[str, Any]) -> list[str]:
+    """``"key = <there> there, <here> here"`` for each expected setting the baseline was
+    made under with another value (settings it does not record are not compared)."""
+    return [
+        f"{key} = {made_under[key]!r} there, {value!r} here"
+        for key, value in expect.items()
+        if key in made_under and made_under[key] != value
+    ]
 
 
 @dataclass
@@ -102,23 +115,38 @@ class RobustBaseline:
         """Load a saved baseline; a ConfigError names the file and what is wrong.
 
         ``expect`` holds metadata that must match (e.g. the window length and signal kind:
-        a baseline is only comparable with live windows of the same length).
+        a baseline is only comparable with live windows of the same length); every setting
+        that differs is named. A participant's baseline set (:data:`BASELINE_SET_FORMAT`)
+        gives the baseline of ``expect["kind"]``.
         """
         try:
             data = json.loads(Path(path).read_text())
+            kind = (expect or {}).get("kind")
+            if isinstance(data, dict) and data.get("format") == BASELINE_SET_FORMAT:
+                if not isinstance(data.get(kind), dict):
+                    covers = [k for k in ("attention", "stress") if isinstance(data.get(k), dict)]
+                    raise ConfigError(
+                        f"baseline file {str(path)!r} has no {kind} baseline (it covers "
+                        f"{', '.join(covers) or 'nothing'}); calibrate {kind} afresh"
+                    )
+                data = data[kind]
             stats = {k: (float(v["median"]), float(v["scale"])) for k, v in data["stats"].items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
             raise ConfigError(f"baseline file {str(path)!r} is unreadable: {exc}") from exc
         if not all(math.isfinite(m) and math.isfinite(s) and s >= 0 for m, s in stats.values()):
             raise ConfigError(f"baseline file {str(path)!r} holds non-finite statistics")
         missing = [k for k in required if k not in stats]
         if missing:
             raise ConfigError(f"baseline file {str(path)!r} lacks {missing}; recalibrate")
-        for key, value in (expect or {}).items():
-            if key in data and data[key] != value:
-                raise ConfigError(
-                    f"baseline file {str(path)!r} has {key} = {data[key]!r}, but this "
-                    f"session uses {value!r}; recalibrate with the same settings"
-                )
+        differ = differing_settings(data, expect or {})
+        if differ:
+            raise ConfigError(
+                f"baseline file {str(path)!r} ({kind or 'baseline'}) was made under other "
+                f"settings: {'; '.join(differ)}. Start from a baseline made under this "
+                "session's settings, or calibrate afresh (start without a baseline) and save "
+                "that one"
+            )
         meta = {k: v for k, v in data.items() if k not in ("stats", "n", "format")}
         return cls(frozen=stats, meta=meta)

@@ -41,6 +41,7 @@ __all__ = [
     "StressEstimate",
     "StressEstimator",
     "clean_rr_with",
+    "stress_baseline_settings",
     "compute_stress",
     "compute_window_hrv",
 ]
@@ -49,6 +50,12 @@ logger = logging.getLogger("runtime.features")
 
 _FEATURES = ("ln_rmssd", "hr_bpm")
 _MIN_BASELINE_SHARE = 0.5
+
+
+def stress_baseline_settings(settings: HeartFeatureSettings, signal: str) -> dict[str, Any]:
+    """The settings a stress baseline depends on (``signal``: ppg or ecg): saved with it and
+    compared when it is loaded (with the rate ``fs``, known from data)."""
+    return {"kind": "stress", "signal": signal, "window_s": settings.window_s}
 
 
 def compute_stress(
@@ -225,7 +232,7 @@ class StressEstimator:
         return self.baseline.save(path)
 
     def _baseline_meta(self) -> dict[str, Any]:
-        return {"kind": "stress", "window_s": self.settings.window_s}
+        return {**stress_baseline_settings(self.settings, self.kind), "fs": self.fs}
 
     def _estimate(self, end: int, x: np.ndarray) -> StressEstimate:
         s = self.settings

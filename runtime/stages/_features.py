@@ -18,7 +18,9 @@ from runtime.bus import BusPublisher, Message
 from runtime.config import FeaturesConfig, SourceConfig
 from runtime.features import AttentionEstimate, AttentionEstimator, StressEstimate, StressEstimator
 from runtime.messages import FeaturesStatus, RawChunk, Trace
+from runtime.participants import SessionBaseline
 from runtime.stages._base import StageContext, bus_counters, confirm_subscribed
+from runtime.stages._data_order import DataTimeOrder
 
 logger = logging.getLogger("runtime.stages")
 
@@ -37,10 +39,20 @@ class FeatureStage:
     """Subscribes to raw data and publishes attention and stress estimates."""
 
     def __init__(
-        self, features: FeaturesConfig, source: SourceConfig, status_interval_s: float = 1.0
+        self,
+        features: FeaturesConfig,
+        source: SourceConfig,
+        status_interval_s: float = 1.0,
+        baseline: str | None = None,
     ) -> None:
         self.features = features
         self.source = source
+        # [session] baseline: checked against the settings now (a ConfigError at start-up),
+        # loaded by each estimator instead of calibrating.
+        self.start_baseline = (
+            SessionBaseline(baseline, features.eeg, features.heart, source.heart_signal)
+            if baseline else None
+        )
         self.status_interval_s = status_interval_s
         self.heart_topic = {"ppg": "raw.ppg", "ecg": "raw.ecg"}.get(source.heart_signal)
 
@@ -55,6 +67,7 @@ class FeatureStage:
         confirm_subscribed(subscriber)
         context.ready.set()
         expected: dict[str, int] = {}
+        order = DataTimeOrder(topics)  # estimates go out in data-time order, whatever the chunks
         attention: AttentionEstimator | None = None
         stress: StressEstimator | None = None
         counts = {"attention": 0, "stress": 0, "gap_samples": 0, "rejected": 0}
@@ -77,14 +90,15 @@ class FeatureStage:
                         attention = attention or self._attention_for(chunk)
                         data = np.asarray(message.array, dtype=np.float64)
                         estimates = attention.push(_with_gap(data, gap))
-                        self._publish(publisher, "attention", estimates, message)
+                        self._publish(publisher, order, "attention", estimates, message, gap)
                         counts["attention"] += len(estimates)
                     elif message.topic == self.heart_topic:
                         stress = stress or self._stress_for(message.topic, chunk)
                         row = np.asarray(self._heart_row(message.array), dtype=np.float64)
                         heart = stress.push(_with_gap(row[np.newaxis], gap)[0])
-                        self._publish(publisher, "stress", heart, message)
+                        self._publish(publisher, order, "stress", heart, message, gap)
                         counts["stress"] += len(heart)
+                self._send(publisher, order.release_idle())
                 now = time.monotonic()
                 if now >= next_status:
                     next_status = now + self.status_interval_s
@@ -147,12 +161,18 @@ class FeatureStage:
     def _attention_for(self, chunk: RawChunk) -> AttentionEstimator:
         names = list(chunk.channels)
         logger.info("features: attention from %d EEG channels at %g Hz", len(names), chunk.fs)
-        return AttentionEstimator(chunk.fs, names, self.features.eeg)
+        estimator = AttentionEstimator(chunk.fs, names, self.features.eeg)
+        if self.start_baseline:
+            self.start_baseline.start(estimator, "attention")
+        return estimator
 
     def _stress_for(self, topic: str, chunk: RawChunk) -> StressEstimator:
         kind = "ecg" if topic == "raw.ecg" else "ppg"
         logger.info("features: stress from %s at %g Hz", kind, chunk.fs)
-        return StressEstimator(chunk.fs, kind, self.features.heart)
+        estimator = StressEstimator(chunk.fs, kind, self.features.heart)
+        if self.start_baseline:
+            self.start_baseline.start(estimator, "stress")
+        return estimator
 
     def _heart_row(self, array: np.ndarray) -> np.ndarray:
         return array[self.source.heart_channel]  # in range: checked by _check_chunk
