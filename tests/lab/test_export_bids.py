@@ -13,18 +13,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+# mne-bids (and pybv, its BrainVision writer) are core dependencies (pyproject.toml): a
+# missing one fails here rather than skipping the export's round trip.
+import mne_bids
 import numpy as np
+import pybv  # noqa: F401
 import pytest
 
 from runtime.cli import main
 from runtime.lab import BidsOptions, export_bids
 from runtime.recorder import load_session
 from tests.lab.conftest import MARKERS
-
-# mne-bids (and pybv, its BrainVision writer) are the export's own dependencies; on an
-# install without them `kintsugi export --format bids` says so (ConfigError) and these skip.
-mne_bids = pytest.importorskip("mne_bids")
-pytest.importorskip("pybv")
 
 #: BrainVision as mne-bids writes it: float32 in µV (× 1/resolution), so a sample read back
 #: is within float32's rounding of its value, one unit in the last place at most: 2⁻²³ relative.
