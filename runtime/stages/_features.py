@@ -180,10 +180,14 @@ class FeatureStage:
     @staticmethod
     def _publish(
         publisher: BusPublisher,
+        order: DataTimeOrder,
         kind: str,
         estimates: list[AttentionEstimate] | list[StressEstimate],
         raw: Message,
+        gap: int,
     ) -> None:
+        """Hand a chunk's estimates to ``order`` (the chunk's samples, gap included, are
+        consumed) and publish those due."""
         trace = Trace(
             raw_publish_time=raw.publish_time,
             raw_publisher=raw.publisher,
@@ -191,7 +195,11 @@ class FeatureStage:
             raw_source_time=raw.source_time,
             raw_read_time=raw.data.read_time if isinstance(raw.data, RawChunk) else None,
         )
-        for estimate in estimates:
-            publisher.publish(
-                f"features.{kind}", estimate.to_message(trace), source_time=raw.source_time
-            )
+        items = [(e.time_s, (kind, e.to_message(trace), raw.source_time)) for e in estimates]
+        n = gap + (int(raw.array.shape[-1]) if raw.array is not None else 0)
+        FeatureStage._send(publisher, order.add(raw.topic, n, raw.data.fs, items))
+
+    @staticmethod
+    def _send(publisher: BusPublisher, due: list) -> None:
+        for kind, body, source_time in due:
+            publisher.publish(f"features.{kind}", body, source_time=source_time)
