@@ -8,6 +8,17 @@ Every step reads the latest control (never blocking), applies it to a GoldenRepa
 the model's layers and to the VWPR optimiser, and every ``--print-every`` steps prints the
 control it applied: intensity, gentle mode and the rule that set them. Without a daemon it
 trains in the safe state (gentle, baseline intensity) and says so.
+
+``--session DIR`` writes the step-aligned log ``DIR/training.jsonl`` (one line per step:
+the control applied, its seq, the repairs; give the directory the daemon records into,
+``kintsugi run --record DIR``). ``--follow-log DIR/training.jsonl`` reproduces such a
+job beside a replay of its session: start this job first, then ``kintsugi replay DIR``;
+at each step it waits for the control the log applied there::
+
+    python examples/train_with_biofeedback.py --seed 0 --session s1        # live
+    python examples/train_with_biofeedback.py --seed 0 --session s2 \
+        --follow-log s1/training.jsonl &                                   # reproduce
+    kintsugi replay s1 --speed 0 --record s2
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ import torch
 from torch import nn
 
 from runtime.client import DEFAULT_PUBLISH_ENDPOINT, DEFAULT_SUBSCRIBE_ENDPOINT, ControlClient
-from runtime.training import VWPR, Biofeedback, GoldenRepair, RepairLog
+from runtime.training import VWPR, Biofeedback, GoldenRepair, LockstepControl, RepairLog
 
 
 def make_batch(
@@ -101,6 +112,28 @@ def main(argv: list[str] | None = None) -> int:
         "--publish-endpoint", default=DEFAULT_PUBLISH_ENDPOINT, help="where model.status goes"
     )
     parser.add_argument("--keys", default=None, help="CURVE keys directory (kintsugi keys)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the model and the data (default 0)"
+    )
+    parser.add_argument(
+        "--session",
+        default=None,
+        metavar="DIR",
+        help="write the step-aligned log DIR/training.jsonl (the session's directory)",
+    )
+    parser.add_argument(
+        "--follow-log",
+        default=None,
+        metavar="LOG",
+        help="apply at each step the control this training log applied, as it arrives "
+        "from a replay of its session (lockstep)",
+    )
+    parser.add_argument(
+        "--follow-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a step waits for its control with --follow-log (default 30)",
+    )
     parser.add_argument("--print-every", type=int, default=50)
     parser.add_argument(
         "--corrupt-rate",
@@ -130,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 1:
         parser.error(f"--steps must be a positive integer; {args.steps} is invalid")
 
-    torch.manual_seed(0)
-    generator = torch.Generator().manual_seed(0)
+    torch.manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(args.seed)
     model = nn.Sequential(
         nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1)
     )
@@ -140,12 +173,29 @@ def main(argv: list[str] | None = None) -> int:
     client = ControlClient(args.endpoint, publish_endpoint=args.publish_endpoint, keys=args.keys)
     losses: list[float] = []
     log = RepairLog()
+    follow = None
+    if args.follow_log is not None:
+        follow = LockstepControl(
+            args.follow_log, args.endpoint, keys=args.keys, timeout_s=args.follow_timeout
+        )
     feedback = Biofeedback(
-        model, client, repair=repair, optimizer=optimizer, status_every=10, repair_log=log
+        model,
+        client,
+        repair=repair,
+        optimizer=optimizer,
+        status_every=10,
+        repair_log=log,
+        log=args.session,
+        log_info={"model_seed": args.seed, "job": "examples/train_with_biofeedback.py"},
+        follow=follow,
     )
     phases = PhaseReport() if args.phases else None
     deadline = None if args.seconds is None else time.monotonic() + args.seconds
     steps_done = 0
+    if follow is not None:
+        follow.start()
+        print(f"following {args.follow_log} ({follow.steps} steps): start the replay now",
+              flush=True)
     with client, feedback:
         for step in range(1, args.steps + 1):
             if deadline is not None and time.monotonic() >= deadline:
@@ -186,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     if not math.isfinite(final) or final > 10.0:
         print(f"training diverged: final loss {final}", file=sys.stderr)
         return 1
+    if follow is not None:
+        follow.close()
     print(f"done: {steps_done} steps, final loss {final:.4f}")
     return 0
 

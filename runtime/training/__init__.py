@@ -7,6 +7,9 @@
 * :class:`Biofeedback` applies a client's control at step boundaries and publishes
   ``model.status``; :class:`DistributedControl` makes every rank apply the same control at
   the same step.
+* ``Biofeedback(..., log=DIR)`` writes the step-aligned log ``DIR/training.jsonl``
+  (:func:`read_training_log` reads it as :class:`TrainingStep` lines);
+  :class:`LockstepControl` (``follow=``) reproduces a logged job beside a replay.
 * ``BiofeedbackCallback`` (needs the optional ``lightning`` package) does the same in a
   PyTorch Lightning ``Trainer``.
 
@@ -26,8 +29,17 @@ from runtime.training._distributed import (
     encode_control,
     gloo_process_group,
 )
+from runtime.training._lockstep import LockstepControl, LockstepTimeoutError
 from runtime.training._repair import GoldenRepair
 from runtime.training._repair_log import RepairEvent, RepairLog
+from runtime.training._session_log import (
+    TRAINING_LOG_FILE,
+    TrainingLog,
+    TrainingLogError,
+    TrainingStep,
+    first_difference,
+    read_training_log,
+)
 from runtime.training._source import ControlSource
 from runtime.training._vwpr import VWPR
 
@@ -35,17 +47,25 @@ __all__ = [
     "BLEND_WEIGHT",
     "KEEP_FRACTION",
     "PHI",
+    "TRAINING_LOG_FILE",
     "VWPR",
     "Biofeedback",
     "BiofeedbackCallback",
     "ControlSource",
     "DistributedControl",
     "GoldenRepair",
+    "LockstepControl",
+    "LockstepTimeoutError",
     "RepairEvent",
     "RepairLog",
+    "TrainingLog",
+    "TrainingLogError",
+    "TrainingStep",
     "decode_control",
     "encode_control",
+    "first_difference",
     "gloo_process_group",
+    "read_training_log",
 ]
 
 

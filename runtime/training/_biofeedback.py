@@ -19,15 +19,24 @@ The daemon compares ``applied_at`` (wall clock) with the control's ``sample_time
 
 Under ``torch.distributed`` the client is wrapped in :class:`DistributedControl`, so every
 rank applies the same control at the same step.
+
+``log=DIR`` writes the step-aligned log ``DIR/training.jsonl`` (one line per step: the
+control applied and the repairs; see :mod:`runtime.training._session_log`), and
+``follow=LOG`` applies, step for step, the controls a logged job applied, as they arrive
+from a replay (:class:`~runtime.training.LockstepControl`), so the same seeded job writes
+the same log again.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from runtime.messages import (
@@ -39,8 +48,10 @@ from runtime.messages import (
     safe_control,
 )
 from runtime.training._distributed import DistributedControl, distributed_world
+from runtime.training._lockstep import LockstepControl
 from runtime.training._repair import GoldenRepair
 from runtime.training._repair_log import RepairLog
+from runtime.training._session_log import TrainingLogWriter, TrainingStep
 from runtime.training._source import ControlSource
 from runtime.training._validate import check_positive_int, raise_config_error
 
@@ -79,6 +90,16 @@ class Biofeedback:
     ``distributed_interval_s`` seconds of training, in steps the source rank picks from its
     step time (see :class:`DistributedControl`). ``repair_log``: receives repair events at
     each status report.
+
+    ``log``: a session directory (the log is ``DIR/training.jsonl``) or a ``.jsonl`` file:
+    one line per step with the control applied and the repairs, written by rank
+    ``src_rank`` only; it must not exist yet. ``log_info``: fields added to its header
+    line (e.g. ``{"model_seed": 0}``; ``torch_seed``, ``torch.initial_seed()``, is always
+    there). A log that cannot be written warns once and training goes on. ``follow``: a
+    training log (path or directory) to reproduce: at each step the job waits for the
+    control with the logged seq from ``client.endpoint`` (a ``ControlClient``'s bus) and
+    applies it; or a ready :class:`LockstepControl` (another endpoint, CURVE keys).
+    ``follow_timeout_s``: how long a step waits (then :class:`LockstepTimeoutError`).
     """
 
     def __init__(
@@ -95,6 +116,10 @@ class Biofeedback:
         distributed_interval_s: float = 0.1,
         src_rank: int = 0,
         repair_log: RepairLog | None = None,
+        log: str | Path | None = None,
+        log_info: Mapping[str, Any] | None = None,
+        follow: str | Path | LockstepControl | None = None,
+        follow_timeout_s: float = 30.0,
     ) -> None:
         self.status_every = check_positive_int("status_every", status_every)
         if client is not None and not isinstance(client, ControlSource):
@@ -143,6 +168,15 @@ class Biofeedback:
             if use_distributed
             else self.client
         )
+        self.lockstep, self._owns_lockstep = self._make_lockstep(
+            follow, follow_timeout_s, use_distributed
+        )
+        self.log: TrainingLogWriter | None = None
+        if log is not None and self.rank == src_rank:
+            self.log = TrainingLogWriter(log, self._log_header(log_info))
+        self._repair_base: dict[str, int] = {}
+        self._past_followed = False
+        self._started = False
         self._hooks: list[ControlHook] = []
         self.step_count = 0
         self.control: Control = safe_control("not-started")
@@ -162,15 +196,30 @@ class Biofeedback:
         self.close()
 
     def start(self) -> None:
-        """Apply the first control (for step 0)."""
-        self._apply(self._read())
+        """Apply the first control (for step 0); open the log, subscribe a lockstep."""
+        if self._started:
+            return
+        self._started = True
+        if self.lockstep is not None and self._owns_lockstep:
+            self.lockstep.start()
+        if self.log is not None:
+            self.log.open()
+        self._apply(self._next_control())
 
     def close(self) -> None:
-        """Publish a last status, finish any pending broadcast, detach owned hooks (idempotent)."""
+        """Log the last step, publish a last status, close the log, finish any pending
+        broadcast, detach owned hooks (idempotent)."""
         if self._closed:
             return
         self._closed = True
+        if self._started:
+            self._log_step()
         self.publish()
+        if self.log is not None:
+            mismatches = None if self.lockstep is None else self.lockstep.mismatches
+            self.log.close(steps=self.step_count + 1, follow_mismatches=mismatches)
+        if self.lockstep is not None and self._owns_lockstep:
+            self.lockstep.close()
         if isinstance(self.source, DistributedControl):
             self.source.close()
         if self._owns_repair and self.repair is not None:
@@ -190,13 +239,59 @@ class Biofeedback:
         hook(self.control)
 
     def step(self) -> Control:
-        """Mark a step boundary: read control once, apply it, report every N steps."""
+        """Mark a step boundary: log the step that ended, read control once (in lockstep:
+        wait for the followed log's control), apply it, report every N steps."""
+        self._log_step()
         self.step_count += 1
-        control = self._read()
+        control = self._next_control()
         self._apply(control)
         if self.step_count % self.status_every == 0:
             self.publish()
+            if self.log is not None:
+                self.log.flush()
         return control
+
+    def _next_control(self) -> Control:
+        """The control for the step that starts: the client's, or the followed log's."""
+        if self.lockstep is None or self._past_followed:
+            return self._read()
+        control = self.lockstep.control_for(self.step_count)
+        if control is not None:
+            return control
+        self._past_followed = True
+        logger.warning(
+            "Biofeedback: the followed log %s ends at step %d; from step %d on the job "
+            "applies the client's live control",
+            self.lockstep.log.path, self.lockstep.steps - 1, self.step_count,
+        )
+        return self._read()
+
+    def _log_step(self) -> None:
+        """Buffer the log line of the step that ends now: its control and its repairs."""
+        if self.log is None or self.log.failed:
+            return
+        by_module: dict[str, int] = {}
+        if self.repair is not None:
+            counts = self.repair.counts()  # since the last collect (status report)
+            for name, count in counts.items():
+                new = count - self._repair_base.get(name, 0)
+                if new < 0:  # someone else collected (reset) the counters in between
+                    new = count
+                if new:
+                    by_module[name] = new
+            self._repair_base = counts
+        control = self.control
+        self.log.add(
+            TrainingStep(
+                step=self.step_count,
+                seq=control.seq,
+                intensity=control.intensity,
+                gentle=control.gentle,
+                rule=control.rule,
+                repairs=sum(by_module.values()),
+                repairs_by_module=by_module,
+            )
+        )
 
     def _read(self) -> Control:
         try:
@@ -244,6 +339,7 @@ class Biofeedback:
         repairs = guard = None
         if self.repair is not None:
             summary, _ = self.repair.collect_summary(self.step_count)
+            self._repair_base = {}  # the counters start again from zero
             modules = summary["modules"]
             repairs = RepairCounts(
                 total=summary["repairs"],
@@ -283,6 +379,42 @@ class Biofeedback:
             guard=guard,
             value_weights=value_weights,
         )
+
+    # ------------------------------------------------------------------ log and lockstep
+    def _make_lockstep(
+        self, follow: str | Path | LockstepControl | None, timeout_s: float, distributed: bool
+    ) -> tuple[LockstepControl | None, bool]:
+        """The lockstep source of ``follow`` and whether this object owns (starts) it."""
+        if follow is None:
+            return None, False
+        if distributed:
+            raise_config_error(
+                "The argument 'follow' cannot be used under torch.distributed (every rank "
+                "would wait on its own); reproduce a single-process job."
+            )
+        if isinstance(follow, LockstepControl):
+            return follow, False
+        endpoint = getattr(self.client, "endpoint", None)
+        if not isinstance(endpoint, str):
+            raise_config_error(
+                f"The argument 'follow' needs the bus to wait on: pass a ControlClient as "
+                f"'client' ({type(self.client).__name__} has no endpoint), or "
+                "follow=LockstepControl(LOG, endpoint)."
+            )
+        return LockstepControl(follow, endpoint, timeout_s=timeout_s), True
+
+    def _log_header(self, log_info: Mapping[str, Any] | None) -> dict[str, Any]:
+        """What identifies the job in its log's header line."""
+        followed = self.lockstep.log.path if self.lockstep is not None else None
+        header: dict[str, Any] = {
+            "started_at": time.time(),
+            "torch_seed": torch.initial_seed(),
+            "followed": None if followed is None else str(Path(followed).resolve()),
+            "status_every": self.status_every,
+            "pid": os.getpid(),
+        }
+        header.update(log_info or {})
+        return header
 
     def publish(self) -> None:
         """Send :meth:`status` (a ``ModelStatus``) through ``client.report()`` (rank
