@@ -38,6 +38,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runtime.cli._export",
     "runtime.cli._report",
     "runtime.cli._baseline",
+    "runtime.cli._forget",
+    "runtime.cli._sessions",
     "runtime.cli._bench",
 )
 

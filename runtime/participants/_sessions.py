@@ -3,8 +3,10 @@
 A session directory is a directory holding ``session.json`` (``kintsugi run --record``);
 its participant is the manifest's ``participant`` or, in recordings made before the
 manifest had one, ``config.session.participant``. A training log is a JSON-lines file
-outside any session directory whose first line is an object with a ``participant`` key
-(a log inside a session directory goes with the session). Tombstones are never read.
+outside any session directory whose first line (its header) is an object naming the
+participant (``participant``) or one of the participant's sessions (``session_id``, as
+``Biofeedback(log=DIR)`` writes it); a log inside a session directory goes with the
+session. Tombstones are never read.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ SESSION_FILE = "session.json"
 @dataclass(frozen=True)
 class SessionEntry:
     """One session directory: its path, participant (None: none recorded), start time
-    (Unix s; None when unknown) and whether its ``session.json`` could be read at all."""
+    (Unix s; None when unknown), whether its ``session.json`` could be read at all, and its
+    ``session_id`` (None when it has none)."""
 
     path: Path
     participant: str | None
     started_at: float | None
     readable: bool = True
+    session_id: str | None = None
 
 
 def session_participant(metadata: dict[str, Any]) -> str | None:
@@ -72,7 +76,11 @@ def _read_entry(directory: Path) -> SessionEntry:
         return SessionEntry(directory, None, None, readable=False)
     started = metadata.get("started_at")
     started_at = float(started) if isinstance(started, int | float) else None
-    return SessionEntry(directory, session_participant(metadata), started_at)
+    session_id = metadata.get("session_id")
+    return SessionEntry(
+        directory, session_participant(metadata), started_at,
+        session_id=session_id if isinstance(session_id, str) else None,
+    )
 
 
 def find_sessions(root: Path) -> list[SessionEntry]:
@@ -85,19 +93,28 @@ def find_sessions(root: Path) -> list[SessionEntry]:
     return found
 
 
-def _log_participant(path: Path) -> str | None:
+def _log_header(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
-            first = f.readline(1 << 20)
-        record = json.loads(first)
+            record = json.loads(f.readline(1 << 20))
     except (OSError, ValueError):
-        return None
-    participant = record.get("participant") if isinstance(record, dict) else None
-    return participant if isinstance(participant, str) else None
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _is_log_of(path: Path, participant: str, session_ids: set[str]) -> bool:
+    header = _log_header(path)
+    return header.get("participant") == participant or (
+        isinstance(header.get("session_id"), str) and header["session_id"] in session_ids
+    )
 
 
 def find_training_logs(root: Path, participant: str) -> list[Path]:
     """Training logs of ``participant`` under ``root`` (outside session directories)."""
+    session_ids = {
+        e.session_id for e in find_sessions(root)
+        if e.participant == participant and e.session_id is not None
+    }
     found = []
     for here, dirnames, filenames in _walk(root):
         if SESSION_FILE in filenames:
@@ -106,6 +123,6 @@ def find_training_logs(root: Path, participant: str) -> list[Path]:
         for name in filenames:
             path = here / name
             is_log = name.endswith(".jsonl") and not (here == root and name == AUDIT_FILE)
-            if is_log and _log_participant(path) == participant:
+            if is_log and _is_log_of(path, participant, session_ids):
                 found.append(path)
     return found

@@ -35,13 +35,15 @@ def recorded_p01(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def copy_session(source: Path, target: Path, participant: str | None = "P01") -> Path:
     """A copy of a recorded session under ``target`` whose session.json names
-    ``participant`` (both the manifest's key and the config's)."""
+    ``participant`` (both the manifest's key and the config's), with its own session_id
+    (``<dir name>-<participant>``)."""
     import json
 
     shutil.copytree(source, target)
     meta_path = target / "session.json"
     meta = json.loads(meta_path.read_text())
     meta["participant"] = participant
+    meta["session_id"] = f"{target.name}-{participant}"
     meta["config"]["session"]["participant"] = participant
     meta_path.write_text(json.dumps(meta))
     return target
