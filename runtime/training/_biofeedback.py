@@ -200,10 +200,11 @@ class Biofeedback:
         if self._started:
             return
         self._started = True
-        if self.lockstep is not None and self._owns_lockstep:
-            self.lockstep.start()
-        if self.log is not None:
+        if self.log is not None:  # first: a recorder accepts a directory holding it
             self.log.open()
+        if self.lockstep is not None and self._owns_lockstep:
+            # The replay's bus may come up after the job: wait as long as for a control.
+            self.lockstep.start(self.lockstep.timeout_s)
         self._apply(self._next_control())
 
     def close(self) -> None:
