@@ -209,17 +209,25 @@ class Daemon:
             # A broker thread that ended has no socket left in use; one that timed out may.
             self._abort_start(free_context=not self.broker.running)
             raise StartupError(str(exc)) from exc
-        self.stages = build_stages(
-            cfg,
-            source,
-            publish_endpoint=self.broker.publish_endpoint,
-            subscribe_endpoint=self.broker.subscribe_endpoint,
-            stop=self._stop,
-            zmq_context=self._zmq,
-            curve=self._curve,
-            extra_stages=self._extra_stages,
-            on_failure=self._stage_failed,
-        )
+        try:
+            self.stages = build_stages(
+                cfg,
+                source,
+                publish_endpoint=self.broker.publish_endpoint,
+                subscribe_endpoint=self.broker.subscribe_endpoint,
+                stop=self._stop,
+                zmq_context=self._zmq,
+                curve=self._curve,
+                extra_stages=self._extra_stages,
+                on_failure=self._stage_failed,
+            )
+        except (ValueError, KintsugiError) as exc:  # e.g. a saved baseline made elsewhere
+            close = getattr(source, "close", None)
+            if callable(close):
+                close()
+            self.broker.stop()
+            self._abort_start(free_context=not self.broker.running)
+            raise StartupError(str(exc)) from exc
         self._status_thread = threading.Thread(
             target=self._publish_status, name="kintsugi-status", daemon=True
         )

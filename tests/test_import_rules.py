@@ -121,6 +121,7 @@ EXPECTED_HEAVY: dict[str, set[str]] = {
     "runtime.checkpoint": set(),
     "runtime.recorder": set(),
     "runtime.lab": set(),
+    "runtime.participants": set(),
     "runtime.lsl": set(),
     "runtime.monitor": set(),
     "runtime.cli": set(),

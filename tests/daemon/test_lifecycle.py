@@ -366,3 +366,28 @@ def test_a_bus_that_cannot_bind_releases_the_opened_source(tmp_path):
         with pytest.raises(StartupError, match="cannot bind the bus"):
             Daemon(config, source=lambda _config: Source()).start()
     assert closed == [True]
+
+
+def test_a_stage_that_cannot_be_built_releases_the_bus_and_the_source(tmp_path):
+    """A bad saved baseline fails while the stages are built, after the broker bound:
+    the start is a StartupError naming the file, the source is closed and both ports are
+    free again for the next daemon."""
+    from runtime.config import with_overrides
+
+    missing = tmp_path / "absent-baseline.json"
+    config = with_overrides(_fast_config(tmp_path), "session", baseline=str(missing))
+    closed = []
+
+    class Source:
+        def __call__(self, context) -> None:
+            raise AssertionError("the source must not run")
+
+        def close(self) -> None:
+            closed.append(True)
+
+    with pytest.raises(StartupError, match="absent-baseline.json"):
+        Daemon(config, source=lambda _config: Source()).start()
+    assert closed == [True]
+    for endpoint in (config.bus.publish_endpoint, config.bus.subscribe_endpoint):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", int(endpoint.rsplit(":", 1)[1])))
