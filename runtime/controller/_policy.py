@@ -1,7 +1,13 @@
-"""The control policy: features and model status in, a Control out, once per hop.
+"""The control policy: features and model status in, a Control out per feature.
 
 Pure logic with injected time, so property tests can drive it through any history. The
-policy never raises on bad input: non-finite or out-of-range feature values count as
+time is the session's **data clock** (:mod:`runtime.controller._clock`): seconds of data,
+the features' own ``time_s``. Smoothing, hysteresis, dwell, the rate limit, the decision
+cadence and staleness all run on it, so a replay at any speed gives the same controls. The
+wall clock only stamps a control's TTL (``issued_at``/``expires_at``) and, through
+:meth:`ControlPolicy.enter_safe`, lets a live stage go safe when data stops arriving.
+
+The policy never raises on bad input: non-finite or out-of-range feature values count as
 invalid, and any failure inside a decision step yields the safe state.
 """
 
@@ -12,6 +18,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from runtime.controller._clock import DataClock
 from runtime.controller._settings import ControllerSettings
 from runtime.messages import Control, Feature, GuardMargins
 from runtime.resolver import Decision, DecisionStep, score_options
@@ -21,6 +28,8 @@ logger = logging.getLogger("runtime.controller")
 Mode = Literal["safe", "pause", "gentle", "hold", "intensify"]
 #: Modes a decision may choose (the resolver's standard options).
 CONFLICT_OPTIONS: tuple[Mode, ...] = ("intensify", "hold", "gentle", "pause")
+#: Data times closer than this are the same time (float sums of hops).
+_TIME_EPS_S = 1e-9
 
 
 @dataclass
@@ -45,11 +54,14 @@ class PolicyOutput:
 class ControlPolicy:
     """Maps attention, stress and the model's guard reports to repair intensity and gentle mode.
 
-    Call ``observe_*`` whenever a feature or model status arrives and ``step`` once per hop.
-    Times are monotonic seconds (``now``) plus wall-clock seconds (``wall``) for the TTL.
-    Into the safe state is immediate; every other change of mode waits ``min_dwell_s``
-    since the previous change. A safe state the dwell time holds is still the safe state
-    (``safe`` and ``gentle`` on, baseline intensity), with a ``dwell:safe`` rule.
+    The stage calls :meth:`on_feature` for each feature (in data-time order) and publishes
+    the controls it returns; :meth:`enter_safe` when data stops (a device that is not
+    streaming, no feature for a while of wall time). Lower level, for tests and tools:
+    ``observe_*`` and ``step``. ``now`` is data time (seconds of data), ``wall`` wall-clock
+    seconds for the TTL. Into the safe state is immediate; every other change of mode waits
+    ``min_dwell_s`` of data time since the previous change. A safe state the dwell time
+    holds is still the safe state (``safe`` and ``gentle`` on, baseline intensity), with a
+    ``dwell:safe`` rule.
     """
 
     def __init__(self, settings: ControllerSettings, decision_step: DecisionStep) -> None:
@@ -70,6 +82,9 @@ class ControlPolicy:
         self._decision: Decision | None = None
         self._decided_at = -math.inf
         self._decided_kind = ""
+        #: The session's data clock (the newest feature time seen).
+        self.clock = DataClock()
+        self._step_time = 0.0
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -89,20 +104,67 @@ class ControlPolicy:
         """A new stress estimate in [0, 1]; ``interval_s`` as for attention."""
         self._observe(self._stress, value, valid, reason, now, interval_s)
 
-    def observe_feature(self, feature: Feature, now: float) -> None:
+    def observe_feature(self, feature: Feature, now: float | None = None) -> None:
         """A ``features.attention`` or ``features.stress`` body: its level, validity,
-        reason and hop (see :meth:`observe_attention`). Another kind is ignored."""
+        reason and hop (see :meth:`observe_attention`), at data time ``now`` (default: the
+        feature's own ``time_s`` on the session clock). Another kind is ignored."""
         if feature.kind == "attention":
             reading = self._attention
         elif feature.kind == "stress":
             reading = self._stress
         else:
             return
+        if now is None:
+            now = self.clock.place(feature.kind, feature.time_s)
         self._observe(reading, feature.level, feature.valid, feature.reason, now, feature.hop_s)
 
-    def observe_guard(self, guard: GuardMargins | None, now: float) -> None:
+    def on_feature(self, feature: Feature, wall: float) -> list[tuple[str, PolicyOutput]]:
+        """A feature in; the controls it makes due, each with its trigger.
+
+        First one ``hop`` step for every ``hop_s`` of data time that passed since the last
+        step without a feature (until one of them is safe: staleness shows there, and a
+        safe state needs no repeating), then the ``feature`` step at the feature's time.
+        Another kind of feature gives nothing.
+        """
+        if feature.kind not in ("attention", "stress"):
+            return []
+        t = self.clock.place(feature.kind, feature.time_s)
+        outputs: list[tuple[str, PolicyOutput]] = []
+        if self._last_step is not None:
+            due = self._last_step + self.settings.hop_s
+            while due < t - _TIME_EPS_S:
+                output = self.step(due, wall)
+                outputs.append(("hop", output))
+                if output.mode == "safe":
+                    break
+                due += self.settings.hop_s
+        self.observe_feature(feature, t)
+        outputs.append(("feature", self.step(t, wall)))
+        return outputs
+
+    def enter_safe(self, reason: str, wall: float) -> PolicyOutput | None:
+        """Enter the safe state now (rule ``safe:<reason>``), at the current data time.
+
+        For what data cannot say: the device stopped streaming, or no feature arrived for
+        ``stale_after_s`` of wall time. Returns the control to publish, or None when the
+        policy is in the safe state already (the last control said so). Leaving it again
+        waits ``min_dwell_s`` of data time, as after any safe state.
+        """
+        if self.mode == "safe":
+            return None
+        now = self.clock.now if self.clock.now is not None else (self._last_step or 0.0)
+        self._last_step = self._step_time = now
+        self._enter("safe", now)
+        self._intensify_on = self._gentle_on = False
+        self._intensity = self.settings.baseline_intensity
+        return PolicyOutput(self._control(f"safe:{reason}", wall, safe=True), "safe")
+
+    def observe_guard(self, guard: GuardMargins | None, now: float | None = None) -> None:
         """The guard margins of a ``model.status`` (None: a report without repair, which
-        clears the margins), as :meth:`observe_model_guards`."""
+        clears the margins), as :meth:`observe_model_guards`; ``now`` defaults to the data
+        clock (a model's report has no data time of its own)."""
+        if now is None:
+            now = self.clock.now if self.clock.now is not None else 0.0
         guard = guard or GuardMargins()
         detail = "a guard violation"
         if guard.min_similarity is not None and guard.identity_floor is not None:
@@ -118,10 +180,16 @@ class ControlPolicy:
             detail=detail,
         )
 
-    def observe_device(self, state: str) -> None:
-        """The driver's state (``status.driver``): anything but ``streaming`` is unsafe at
-        once, so a stalled or lost device does not wait for features to go stale."""
+    def observe_device(self, state: str, wall: float) -> PolicyOutput | None:
+        """The driver's state (``status.driver``): anything but ``streaming`` enters the safe
+        state at once (rule ``safe:device-<state>``), so a stalled or lost device does not
+        wait for features to go stale; returns that control (None: safe already, or
+        streaming). Steps on features do not read the state: a feature that arrives is data
+        that flowed, and what the policy makes of data depends on the data alone."""
         self._device_state = state
+        if state == "streaming":
+            return None
+        return self.enter_safe(f"device-{state}", wall)
 
     def observe_model_guards(
         self,
@@ -173,10 +241,11 @@ class ControlPolicy:
     # -- one hop ----------------------------------------------------------------------------
 
     def step(self, now: float, wall: float) -> PolicyOutput:
-        """Decide this hop's control."""
+        """Decide the control at data time ``now`` (``wall``: the wall clock, for the TTL)."""
         s = self.settings
         dt = 0.0 if self._last_step is None else max(now - self._last_step, 0.0)
-        self._last_step = now
+        self._last_step = self._step_time = now
+        self.clock.advance(now)
         unsafe = self._safety_reason(now)
         decision = None
         if unsafe is not None:
@@ -206,8 +275,6 @@ class ControlPolicy:
 
     def _safety_reason(self, now: float) -> str | None:
         s = self.settings
-        if self._device_state not in (None, "streaming"):
-            return f"device-{self._device_state}"
         required = [("attention", self._attention)]
         if s.require_stress:
             required.append(("stress", self._stress))
@@ -306,6 +373,7 @@ class ControlPolicy:
         except Exception:  # a DecisionStep must not raise; if one does, be safe
             logger.exception("controller: decision step raised; choosing gentle")
             return "gentle", f"decision-failed:gentle ({kind})", None
+        decision = replace(decision, time_s=now)
         self._decision, self._decided_at, self._decided_kind = decision, now, kind
         return _as_mode(decision.option), f"decision:{decision.option} ({kind}: {detail})", decision
 
@@ -327,6 +395,7 @@ class ControlPolicy:
             issued_at=wall,
             expires_at=wall + ttl,
             safe=safe,
+            time_s=self._step_time,
         )
 
 

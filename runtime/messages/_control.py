@@ -34,8 +34,12 @@ class Control(Body):
     controller's sequence number; ``-1`` for a state made locally. ``source_time`` is the
     board clock of the newest sample this control rests on and ``sample_time`` the wall
     clock when that sample's chunk left the driver. ``mode`` is the controller's mode,
-    ``trigger`` what made it publish (``feature``: a new estimate; ``timer``: its hop;
-    ``local``: made by the client), ``trace`` the raw chunk behind the newest feature.
+    ``trigger`` what made it publish (``feature``: a new estimate; ``hop``: a hop of data
+    time passed without one; ``device``: the driver reported a state other than streaming;
+    ``liveness``: no feature for ``stale_after_s`` of wall time; ``local``: made by the
+    client), ``trace`` the raw chunk behind the newest feature.
+    ``time_s`` is the session's data clock when the control was made (seconds of data, the
+    features' ``time_s``; None from senders before it existed): what a replay reproduces.
     """
 
     TOPIC = "control"
@@ -53,6 +57,7 @@ class Control(Body):
     mode: str = "safe"
     trigger: str = "local"
     trace: Trace | None = None
+    time_s: float | None = None
 
     def expired(self, now: float | None = None) -> bool:
         """True when the time to live has run out (a safe state never expires)."""
@@ -76,6 +81,7 @@ class Control(Body):
             "mode": reader.string("mode", "safe"),
             "trigger": reader.string("trigger", "local"),
             "trace": Trace.read_nested(reader, "trace"),
+            "time_s": reader.number("time_s", None, optional=True),
         }
 
 

@@ -45,7 +45,8 @@ class Decision(Body):
     had to pick an option the conflict did not offer). ``probabilities`` are the designed
     probabilities the draw used, in option order; ``seed`` is the simulator seed of this
     draw (0 for the deterministic rule, which draws nothing); ``latency_ms`` is the wall time
-    spent deciding; ``inputs`` the conflict's inputs as JSON.
+    spent deciding; ``inputs`` the conflict's inputs as JSON. ``time_s`` is the session's data
+    clock when the conflict arose (set by the controller; None from a resolver used alone).
     """
 
     TOPIC = "decision"
@@ -61,6 +62,7 @@ class Decision(Body):
     inputs: Mapping[str, Any] = field(default_factory=dict)
     failed: bool = False
     resolver: str = "unspecified"
+    time_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
@@ -86,4 +88,5 @@ class Decision(Body):
             "inputs": reader.mapping("inputs", {}),
             "failed": reader.boolean("failed", False),
             "resolver": reader.string("resolver", "unspecified"),
+            "time_s": reader.number("time_s", None, optional=True),
         }

@@ -1,16 +1,29 @@
 """The controller stage: ``features.*`` and ``model.status`` in; ``control`` and ``decision`` out.
 
-Control is published right after each new feature (so latency is not a timer's) and at
-least every ``hop_s`` (so staleness turns into the safe state even when nothing arrives).
+Control is published for each feature as it arrives (so latency is not a timer's), at the
+feature's own data time (``time_s``), and for each ``hop_s`` of data time that passed
+without one: the sequence of controls depends on the data alone, so a replay at any speed
+reproduces it. The wall clock does two things only, both for a stream that really stopped:
+
+- **device**: ``status.driver`` reports a state other than ``streaming`` (stalled, lost,
+  reconnecting, ended): once every feature of the data the driver had delivered by then has
+  been seen (its ``samples`` and ``dropped``, against each stream's next window), or after
+  ``stale_after_s`` of wall time without a feature, the controller enters the safe state
+  (one control, trigger ``device``). ``stopped`` is the daemon's own shutdown: ignored.
+- **liveness**: no feature of a required stream for its hop plus ``stale_after_s`` of wall
+  time: the safe state (one control, trigger ``liveness``, rule ``safe:<kind>-stale``).
+
+Neither repeats while the state stays safe: the client expires a control to the safe state
+by itself once its TTL has run out. On stop, features already queued are still handled.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from runtime.bus import BusPublisher, Message
+from runtime.bus import BusPublisher, BusSubscriber, Message
 from runtime.controller import ControllerSettings, ControlPolicy, PolicyOutput, make_decision_step
 from runtime.messages import (
     ControllerStatus,
@@ -23,6 +36,12 @@ from runtime.messages import (
 from runtime.stages._base import StageContext, bus_counters, confirm_subscribed
 
 logger = logging.getLogger("runtime.stages")
+
+#: On stop, queued messages are handled until the bus is quiet this long (at most DRAIN_S).
+_DRAIN_QUIET_S = 0.1
+DRAIN_S = 0.5
+#: A data time this close to a device's data position counts as the same position.
+_POSITION_EPS_S = 1e-6
 
 
 class ControllerStage:
@@ -39,52 +58,112 @@ class ControllerStage:
         context.ready.set()
         policy = ControlPolicy(self.settings, make_decision_step(self.settings))
         inputs = _Inputs()
-        next_hop = next_status = 0.0
+        next_status = 0.0
         try:
             while not context.stop.is_set():
                 message = subscriber.recv(timeout_s=min(0.05, self.settings.hop_s))
-                now = time.monotonic()
-                updated = False
                 while message is not None:
-                    updated |= self._observe(policy, message, now, inputs)
+                    self._handle(policy, message, publisher, inputs)
                     message = subscriber.recv_nowait()
-                if updated or now >= next_hop:
-                    next_hop = now + self.settings.hop_s
-                    output = policy.step(now, time.time())
-                    trigger = "feature" if updated else "timer"
-                    self._publish(publisher, output, inputs.trace, trigger)
+                self._check_liveness(policy, publisher, inputs, time.monotonic())
+                now = time.monotonic()
                 if now >= next_status:
                     next_status = now + self.status_interval_s
-                    status = ControllerStatus(
-                        component="controller",
-                        state="running",
-                        mode=policy.mode,
-                        bus=bus_counters(subscriber.stats),
-                        applied_latency_ms=inputs.latency.summary(),
-                    )
-                    publisher.publish("status.controller", status)
+                    self._publish_status(publisher, subscriber, policy, inputs)
+            self._drain(subscriber, policy, publisher, inputs)
         finally:
             subscriber.close()
             publisher.close()
 
-    @staticmethod
-    def _observe(policy: ControlPolicy, message: Message, now: float, inputs: _Inputs) -> bool:
-        """Feed one message to the policy; True when it should act at once."""
+    def _handle(
+        self, policy: ControlPolicy, message: Message, publisher: BusPublisher, inputs: _Inputs
+    ) -> None:
+        """One message: a feature makes its controls, a driver state may make one."""
         data = message.data
-        if isinstance(data, DriverStatus):
-            before = policy.mode
-            policy.observe_device(data.state)
-            return data.state != "streaming" and before != "safe"  # act on it at once
-        if isinstance(data, ModelStatus):
-            policy.observe_guard(data.guard, now)
-            inputs.latency.observe(data)
-            return False
         if isinstance(data, Feature):
-            policy.observe_feature(data, now)
+            if data.kind not in ("attention", "stress"):
+                return
             if data.trace is not None:
                 inputs.trace = data.trace
-            return True
-        return False  # a topic outside the schema that shares a prefix (features.<other>)
+            inputs.seen[data.kind] = _StreamSeen(data.time_s, data.hop_s, time.monotonic())
+            for trigger, output in policy.on_feature(data, time.time()):
+                self._publish(publisher, output, inputs.trace, trigger)
+            self._apply_device(policy, publisher, inputs, time.monotonic())
+        elif isinstance(data, DriverStatus):
+            if data.state == "stopped":
+                return  # the daemon is shutting down; the client's TTL does the rest
+            if data.state == "streaming":
+                inputs.pending_device = None
+                policy.observe_device("streaming", time.time())
+                return
+            inputs.pending_device = (data.state, _data_position_s(data))
+            self._apply_device(policy, publisher, inputs, time.monotonic())
+        elif isinstance(data, ModelStatus):
+            policy.observe_guard(data.guard)
+            inputs.latency.observe(data)
+
+    def _apply_device(
+        self, policy: ControlPolicy, publisher: BusPublisher, inputs: _Inputs, now: float
+    ) -> None:
+        """Act on a pending device state once the data before it has been seen (or after
+        ``stale_after_s`` of wall time without a feature)."""
+        if inputs.pending_device is None:
+            return
+        state, position_s = inputs.pending_device
+        quiet = now - inputs.last_feature_at() >= self.settings.stale_after_s
+        if not (quiet or inputs.caught_up(position_s)):
+            return
+        inputs.pending_device = None
+        output = policy.observe_device(state, time.time())
+        if output is not None:
+            self._publish(publisher, output, inputs.trace, "device")
+
+    def _check_liveness(
+        self, policy: ControlPolicy, publisher: BusPublisher, inputs: _Inputs, now: float
+    ) -> None:
+        """The wall-clock fail-safe of a live stream: pending device states, and required
+        features that stopped arriving."""
+        self._apply_device(policy, publisher, inputs, now)
+        required = ("attention", "stress") if self.settings.require_stress else ("attention",)
+        for kind in required:
+            seen = inputs.seen.get(kind)
+            if seen is None or now - seen.arrived_at <= seen.hop_s + self.settings.stale_after_s:
+                continue
+            output = policy.enter_safe(f"{kind}-stale", time.time())
+            if output is not None:
+                self._publish(publisher, output, inputs.trace, "liveness")
+
+    def _drain(
+        self,
+        subscriber: BusSubscriber,
+        policy: ControlPolicy,
+        publisher: BusPublisher,
+        inputs: _Inputs,
+    ) -> None:
+        """On stop: the features already on their way still get their controls."""
+        end = time.monotonic() + DRAIN_S
+        while time.monotonic() < end:
+            message = subscriber.recv(timeout_s=_DRAIN_QUIET_S)
+            if message is None:
+                return
+            if isinstance(message.data, Feature):
+                self._handle(policy, message, publisher, inputs)
+
+    def _publish_status(
+        self,
+        publisher: BusPublisher,
+        subscriber: BusSubscriber,
+        policy: ControlPolicy,
+        inputs: _Inputs,
+    ) -> None:
+        status = ControllerStatus(
+            component="controller",
+            state="running",
+            mode=policy.mode,
+            bus=bus_counters(subscriber.stats),
+            applied_latency_ms=inputs.latency.summary(),
+        )
+        publisher.publish("status.controller", status)
 
     @staticmethod
     def _publish(
@@ -104,12 +183,46 @@ class ControllerStage:
         publisher.publish("control", control)
 
 
+def _data_position_s(status: DriverStatus) -> float:
+    """Seconds of data the driver had delivered (samples and drops of the default preset)
+    when it sent ``status``; 0 when it does not say."""
+    samples = status.samples.get("default", 0) + status.dropped.get("default", 0)
+    layout = status.presets.get("default") or {}
+    fs = layout.get("sampling_rate") if isinstance(layout, dict) else None
+    if not samples or not isinstance(fs, int | float) or fs <= 0:
+        return 0.0
+    return float(samples) / float(fs)
+
+
+@dataclass(frozen=True)
+class _StreamSeen:
+    """A feature stream's newest feature: its own time and hop, and when it arrived."""
+
+    time_s: float
+    hop_s: float
+    arrived_at: float
+
+
 class _Inputs:
-    """What the stage keeps between hops: the newest feature's trace, applied latency."""
+    """What the stage keeps between messages: the newest feature's trace, each stream's
+    newest feature, a device state not acted on yet, applied latency."""
 
     def __init__(self) -> None:
         self.trace: Trace | None = None
+        self.seen: dict[str, _StreamSeen] = {}
+        self.pending_device: tuple[str, float] | None = None
         self.latency = _AppliedLatency()
+
+    def last_feature_at(self) -> float:
+        """Monotonic time of the newest feature of any stream (-inf: none yet)."""
+        return max((seen.arrived_at for seen in self.seen.values()), default=-float("inf"))
+
+    def caught_up(self, position_s: float) -> bool:
+        """True when every stream's next window would end after ``position_s`` seconds of
+        data: all features of the data delivered up to there have been seen."""
+        return all(
+            seen.time_s + seen.hop_s > position_s + _POSITION_EPS_S for seen in self.seen.values()
+        )
 
 
 class _AppliedLatency:

@@ -58,12 +58,14 @@ EXAMPLES: dict[type[Body], tuple[str, Body]] = {
         intensity=1.5, gentle=False, rule="intensify: attention 0.81 > 0.7", ttl_s=2.0,
         issued_at=100.0, expires_at=102.0, safe=False, seq=9, source_time=12.5,
         sample_time=1700000000.25, mode="intensify", trigger="feature", trace=TRACE,
+        time_s=61.25,
     )),
     Decision: ("decision", Decision(
         option="gentle", index=2, probabilities=(0.0, 0.25, 0.5, 0.25),
         options=("intensify", "hold", "gentle", "pause"), seed=7, latency_ms=3.5,
         explanation="stress high", conflict_kind="poor-signal",
         inputs={"attention": 0.4, "detail": "stress invalid"}, failed=True, resolver="qiskit-aer",
+        time_s=61.25,
     )),
     AttentionFeature: ("features.attention", AttentionFeature(
         sample_index=1000, time_s=4.0, window_s=4.0, hop_s=0.25, valid=True, calibrated=True,

@@ -26,6 +26,24 @@ from runtime.messages import (
 from runtime.stages import ControllerStage, StageContext, SupervisedStage
 
 
+def connect_feature_path(features: BusPublisher, listener: BusSubscriber) -> None:
+    """Publish calibrating attention (safe, data time 0) until a control comes back, so
+    the features that follow are not lost to a connection still being made."""
+    probe = AttentionFeature(
+        sample_index=0, time_s=0.0, window_s=2.0, hop_s=0.248, valid=False, calibrated=False,
+        reason="calibrating", quality=0.0,
+    )
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        features.publish("features.attention", probe)
+        message = listener.recv(timeout_s=0.1)
+        if message is not None and isinstance(message.data, Control):
+            while listener.recv(timeout_s=0.2) is not None:
+                pass
+            return
+    raise AssertionError("no control came back for the probe features")
+
+
 def _attention(level: float | None, *, reason: str = "", trace: Trace | None = None):
     return AttentionFeature(
         sample_index=1000, time_s=4.0, window_s=4.0, hop_s=0.25, valid=level is not None,
@@ -186,3 +204,82 @@ def test_a_driver_that_is_not_streaming_makes_the_control_safe_at_once(broker, r
         listener.close()
         features.close()
         driver.close()
+
+
+def _attention_at(index: int, level: float) -> AttentionFeature:
+    return AttentionFeature(
+        sample_index=index, time_s=index / 250.0, window_s=2.0, hop_s=62 / 250.0, valid=True,
+        calibrated=True, reason="", quality=1.0, attention=level,
+    )
+
+
+def _controls(listener: BusSubscriber, seconds: float) -> list[Control]:
+    found, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        message = listener.recv(timeout_s=0.05)
+        if message is not None and isinstance(message.data, Control):
+            found.append(message.data)
+    return found
+
+
+def test_a_burst_of_features_gives_one_control_each_at_its_data_time_then_one_liveness(
+    broker, run_controller
+):
+    """Features published as fast as a flat-out replay makes them: one control per feature,
+    stamped with its time_s, none from a wall-clock timer; once they stop, one safe control
+    from the wall-clock liveness check, and no repeats."""
+    settings = ControllerSettings(require_stress=False, min_dwell_s=0.0, hop_s=0.25,
+                                  stale_after_s=0.3, ttl_s=1.0, smoothing_tau_s=0.0)
+    listener = BusSubscriber(broker.subscribe_endpoint, ("control",))
+    features = BusPublisher(broker.publish_endpoint, "features")
+    try:
+        run_controller(settings)
+        connect_feature_path(features, listener)
+        indices = [500 + 62 * k for k in range(40)]
+        for index in indices:
+            features.publish("features.attention", _attention_at(index, 0.5))
+        controls = _controls(listener, 2.0)
+    finally:
+        listener.close()
+        features.close()
+    burst = [c for c in controls if c.trigger == "feature" and c.time_s >= 500 / 250]
+    assert [c.time_s for c in burst] == [i / 250.0 for i in indices]
+    assert [c.seq for c in burst] == list(range(burst[0].seq, burst[0].seq + len(indices)))
+    assert {c.mode for c in burst[1:]} == {"hold"}
+    after = controls[controls.index(burst[-1]) + 1:]
+    assert [(c.trigger, c.rule, c.safe) for c in after] == [
+        ("liveness", "safe:attention-stale", True)]
+    assert after[0].time_s == indices[-1] / 250.0  # at the data clock: data stopped there
+
+
+def test_a_device_state_waits_for_the_features_of_the_data_delivered_before_it(
+    broker, run_controller
+):
+    """A stalled driver that had delivered 10 s of data: the features up to 10 s still
+    come (a replay's backlog), then the safe state; not before the last of them."""
+    settings = ControllerSettings(require_stress=False, min_dwell_s=0.0, stale_after_s=1.5,
+                                  smoothing_tau_s=0.0)
+    listener = BusSubscriber(broker.subscribe_endpoint, ("control",))
+    features = BusPublisher(broker.publish_endpoint, "features")
+    driver = BusPublisher(broker.publish_endpoint, "driver")
+    layout = {"default": {"sampling_rate": 250}}
+    try:
+        run_controller(settings)
+        connect_feature_path(features, listener)
+        for index in range(500, 1500, 62):
+            features.publish("features.attention", _attention_at(index, 0.5))
+        driver.publish("status.driver", DriverStatus(
+            component="driver", state="stalled", samples={"default": 2500}, presets=layout))
+        early = _controls(listener, 0.5)
+        for index in range(1500, 2500, 62):  # the rest of the data before the stall
+            features.publish("features.attention", _attention_at(index, 0.5))
+        late = _controls(listener, 0.5)
+    finally:
+        listener.close()
+        features.close()
+        driver.close()
+    assert not any(c.safe and c.trigger == "device" for c in early)
+    device = [c for c in late if c.trigger == "device"]
+    assert [c.rule for c in device] == ["safe:device-stalled"]
+    assert late[-1] is device[0]  # after the control of the last feature, at 2492 / 250 s
+    assert late[-2].time_s == 2492 / 250.0 and late[-2].trigger == "feature"
