@@ -184,11 +184,21 @@ def first_difference(expected: Sequence[TrainingStep], got: Sequence[TrainingSte
 
 def session_id_of(directory: Path) -> str | None:
     """The ``session_id`` of ``directory/session.json`` when there is one (else None)."""
+    return _manifest_field(directory, "session_id")
+
+
+def participant_of(directory: Path) -> str | None:
+    """The ``participant`` of ``directory/session.json`` when there is one (else None), so
+    a log is filed under the same pseudonymous id as its session (``kintsugi forget``)."""
+    return _manifest_field(directory, "participant")
+
+
+def _manifest_field(directory: Path, name: str) -> str | None:
     try:
         manifest = json.loads((directory / "session.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    found = manifest.get("session_id") if isinstance(manifest, dict) else None
+    found = manifest.get(name) if isinstance(manifest, dict) else None
     return found if isinstance(found, str) else None
 
 
@@ -232,6 +242,7 @@ class TrainingLogWriter:
             "format": TRAINING_LOG_FORMAT,
             "session": str(self.path.parent.resolve()),
             "session_id": session_id_of(self.path.parent),
+            "participant": participant_of(self.path.parent),
             **self.header,
         }
         self._buffer.append(json.dumps(header, separators=(",", ":"), default=str))

@@ -117,7 +117,8 @@ def live_job(broker, log_target: Path) -> Biofeedback:
 def test_a_live_job_logs_each_step_with_the_control_it_applied(broker, tmp_path):
     session = tmp_path / "session"
     session.mkdir()
-    (session / "session.json").write_text(json.dumps({"format": 2, "session_id": "abc123"}))
+    (session / "session.json").write_text(json.dumps({"format": 2, "session_id": "abc123",
+                                                           "participant": "P07"}))
     live_job(broker, session)
     log = read_training_log(session / TRAINING_LOG_FILE)
     controls = {c.seq: c for _, c in SCHEDULE}
@@ -136,6 +137,7 @@ def test_a_live_job_logs_each_step_with_the_control_it_applied(broker, tmp_path)
     assert header is not None and header["kind"] == "job"
     assert header["model_seed"] == 3 and header["torch_seed"] == 3
     assert header["session"] == str(session.resolve()) and header["session_id"] == "abc123"
+    assert header["participant"] == "P07"  # filed like its session, for kintsugi forget
     assert header["followed"] is None and header["status_every"] == 4
     assert log.end is not None and log.end["steps"] == STEPS + 1 and not log.torn_last_line
 
