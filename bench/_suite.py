@@ -56,6 +56,14 @@ MODULES: tuple[ModuleSpec, ...] = (
     ModuleSpec("cpu", "bench.bench_cpu", has_smoke=True),
     ModuleSpec("e2e", "bench.bench_e2e", kwargs={"load": True}, print_with="print_table"),
     ModuleSpec("applied", "bench.bench_applied", has_smoke=True),
+    # The Cyton emulator on a pty → BrainFlow's Cyton driver → daemon → client (≈ 35 s quick).
+    ModuleSpec(
+        "device",
+        "bench.bench_device",
+        kwargs={"load": True},
+        has_smoke=True,
+        print_with="print_table",
+    ),
     ModuleSpec("resolver", "bench.bench_resolver"),
     ModuleSpec("training", "bench.bench_training", print_with="keys"),
     ModuleSpec("priority", "bench.bench_priority", has_smoke=True, in_quick=False),
@@ -132,6 +140,14 @@ HEADLINES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
         # The applied run's breakdown, beside bench_e2e's (which has no client_to_applied).
         **{f"applied_{k}": v for k, v in r.items() if k.startswith("stage_") and k.endswith("_ms")},
     },
+    "device": lambda r: {
+        **{
+            k: v
+            for k, v in r.items()
+            if k.startswith("device_") and k.endswith(("_p50_ms", "_p99_ms"))
+        },
+        **_copy("device_to_control_n", "device_mapping_ok")(r),
+    },
     "resolver": _copy("resolver_p50_ms", "resolver_p99_ms", "idle_resolver_p99_ms"),
     "training": _training,
     "priority": lambda r: {k: v for k, v in r.items() if k.endswith(("_p50_ms", "_p99_ms"))},
@@ -167,6 +183,11 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
         "sample_to_applied_p99_ms",
         "board_to_applied_p50_ms",
         "board_to_applied_p99_ms",
+    ),
+    "device": (
+        "device_to_control_p50_ms",
+        "device_to_control_p99_ms",
+        "device_peer_plain_read_p50_ms",
     ),
     "resolver": ("resolver_p50_ms", "resolver_p99_ms"),
     "training": ("client_overhead_pct",),
@@ -267,6 +288,9 @@ def _beside(key: str, values: dict[str, Any], modules: dict[str, Any]) -> str:
             "LSL outlet → inlet",
             values.get(key.replace("board_to_control", "peer_lsl_sample_to_pull")),
         )
+    if key.startswith("device_to_control"):
+        peer = key.replace("device_to_control", "device_peer_plain_read")
+        return fmt("bytes → plain os.read", values.get(peer))
     if key.startswith("board_to_applied"):
         return fmt("received by a subscriber", get("applied", key.replace("applied", "received")))
     if key.startswith("sample_to_applied"):
@@ -307,6 +331,8 @@ SUMMARY_KEYS = (
     "board_to_control_p99_ms",
     "board_to_applied_p50_ms",
     "board_to_applied_p99_ms",
+    "device_to_control_p50_ms",
+    "device_to_control_p99_ms",
     "replay_factor_16ch_250hz",
     "cpu_pct_64ch_1000hz",
     "client_overhead_pct",
