@@ -1,13 +1,20 @@
 """Replay: run the whole pipeline on a recorded session through BrainFlow's playback board.
 
 The playback board paces samples by the file's timestamps, so ``speed`` K rewrites them into
-a temporary copy: t' = t₀ + (t − t₀)/K (K = 0: all zero, as fast as the board can). The copy
-also leaves out a torn last line (a crash's leftover). The daemon then runs with
-``[source] board = "playback"``, ``master_board`` = the recorded board, and the copies as
-``file``/``file_aux``; the stages time samples by index and nominal rate, so the features
-match a real-time run. A watcher stage counts samples until the file's end has played (it
-reads the typed bodies of ``runtime.messages``; a replay publishes nothing of its own: the
-pipeline's stages publish as they do live).
+a temporary copy from the sample index and the nominal rate: t' = t₀ + i/(fs·K) (K = 0: all
+zero, as fast as the board can). K is therefore K × the data's own rate, also for a session
+recorded from a sped-up scenario, whose timestamps are compressed. The copy also leaves out
+a torn last line (a crash's leftover). The daemon then runs with ``[source] board =
+"playback"``, ``master_board`` = the recorded board, and the copies as ``file``/``file_aux``.
+
+Everything downstream runs on the data clock (features time samples by index and nominal
+rate, the feature stage releases them in data-time order, the controller steps on their
+``time_s``, the resolver draws from the recorded session seed), so a replay gives the same
+features, controls and decisions as the original at any K. The replay's bus keeps up to
+:data:`REPLAY_HWM` messages per peer, so a flat-out burst loses nothing to a slow reader.
+A watcher stage counts samples and waits until the pipeline is done: every sample played,
+the driver reporting the file's end, and the bus quiet (it reads the typed bodies of
+``runtime.messages``; a replay publishes nothing of its own).
 """
 
 from __future__ import annotations
@@ -38,6 +45,15 @@ from runtime.recorder import SessionError, complete_lines_size, read_metadata
 from runtime.stages import StageContext, confirm_subscribed
 
 logger = logging.getLogger("runtime.lab")
+
+#: High-water mark of a replay's bus (messages per peer): a flat-out replay publishes
+#: minutes of features in seconds, and nothing may be dropped.
+REPLAY_HWM = 1_000_000
+#: Once every sample has played and the driver reported the end: the bus quiet this long
+#: (no feature, control or decision) means the pipeline has finished.
+QUIET_S = 0.5
+#: Without the driver's end report, the bus quiet this long after the last sample.
+QUIET_WITHOUT_END_S = 3.0
 
 #: [source] keys of the playback board's file per preset.
 _FILE_KEYS = {"default": "file", "auxiliary": "file_aux"}
@@ -79,30 +95,27 @@ def check_speed(speed: float) -> float:
 
 
 def retime_file(source: Path, target: Path, timestamp_row: int, num_rows: int,
-                speed: float) -> int:
-    """Copy a BrainFlow file with timestamps scaled by 1/``speed`` (0: zeros), dropping a
-    torn last line; returns the number of samples copied."""
+                speed: float, fs: float) -> int:
+    """Copy a BrainFlow file with sample i stamped t₀ + i/(``fs``·``speed``) (``speed`` 0:
+    zeros), dropping a torn last line; returns the number of samples copied.
+
+    The stamps come from the index and the nominal rate ``fs`` (Hz), not from the recorded
+    ones, so ``speed`` is relative to the data's own rate even when the recording's stamps
+    were compressed (a scenario rendered at ``[source] speed`` > 1)."""
+    if not (math.isfinite(fs) and fs > 0):
+        raise SessionError(f"the sampling rate of {source} is {fs!r}; expected a rate > 0 Hz")
     good = complete_lines_size(source, num_rows)
     count = 0
     t0: float | None = None
     with open(source, "rb") as src, open(target, "wb") as dst:
-        if speed == 1.0:
-            remaining = good
-            while remaining > 0:
-                block = src.read(min(8 << 20, remaining))
-                remaining -= len(block)
-                count += block.count(b"\n")
-                dst.write(block)
-            return count
         remaining = good
         for line in src:
             remaining -= len(line)
             if remaining < 0:
                 break
             fields = line.rstrip(b"\n").split(b"\t")
-            stamp = float(fields[timestamp_row])
-            t0 = stamp if t0 is None else t0
-            new = 0.0 if speed == 0 else t0 + (stamp - t0) / speed
+            t0 = float(fields[timestamp_row]) if t0 is None else t0
+            new = 0.0 if speed == 0 else t0 + count / (fs * speed)
             fields[timestamp_row] = b"%.6f" % new
             dst.write(b"\t".join(fields) + b"\n")
             count += 1
@@ -142,7 +155,7 @@ def prepare_replay(
         target = workdir / info["file"]
         samples[preset] = retime_file(
             directory / info["file"], target, int(layout["timestamp_row"]),
-            int(info["num_rows"]), speed,
+            int(info["num_rows"]), speed, float(info.get("fs") or layout["sampling_rate"]),
         )
         files[preset] = target
         keys[_FILE_KEYS[preset]] = str(target)
@@ -154,6 +167,7 @@ def prepare_replay(
     source.update(keys)
     data = config.model_dump()
     data["source"] = source
+    data["bus"]["hwm"] = max(int(data["bus"]["hwm"]), REPLAY_HWM)
     replay_config = config_from_mapping(data, origin="replay")
     return ReplayPlan(replay_config, files, samples, speed)
 
@@ -169,6 +183,7 @@ class ReplayWatcher:
         self.features = self.controls = self.decisions = 0
         self.modes: dict[str, int] = {}
         self.last_activity = time.monotonic()
+        self.ended = False
 
     def __call__(self, context: StageContext) -> None:
         subscriber = context.subscriber(
@@ -187,13 +202,15 @@ class ReplayWatcher:
     def _observe(self, message: Message) -> None:
         data = message.data
         with self._lock:
-            self.last_activity = time.monotonic()
+            if isinstance(data, AttentionFeature | StressFeature | Control | Decision):
+                self.last_activity = time.monotonic()
             if isinstance(data, RawChunk) and message.array is not None:
                 if data.preset == "default":
                     end = data.first_index + int(message.array.shape[-1])
                     self.samples = max(self.samples, end)
             elif isinstance(data, DriverStatus):
                 self.driver_state = data.state
+                self.ended |= data.state == "ended"
                 self.driver_samples = max(self.driver_samples, data.samples.get("default", 0))
             elif isinstance(data, AttentionFeature | StressFeature):
                 self.features += 1
@@ -207,6 +224,15 @@ class ReplayWatcher:
         with self._lock:
             return max(self.samples, self.driver_samples)
 
+    def done(self, total: int, quiet_s: float = QUIET_S) -> bool:
+        """Every sample played and the pipeline finished: the driver reported the file's
+        end and no feature, control or decision came for ``quiet_s`` (or, without that
+        report, for :data:`QUIET_WITHOUT_END_S`)."""
+        with self._lock:
+            played = max(self.samples, self.driver_samples) >= total
+            quiet = time.monotonic() - self.last_activity
+            return played and quiet >= (quiet_s if self.ended else QUIET_WITHOUT_END_S)
+
 
 def replay_session(
     directory: Path | str,
@@ -217,10 +243,11 @@ def replay_session(
     bus_overrides: dict[str, str | None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     stop: threading.Event | None = None,
-    drain_s: float = 1.0,
+    drain_s: float = QUIET_S,
 ) -> ReplayResult:
-    """Replay a session through the whole pipeline; returns when the file's end has played
-    (plus ``drain_s`` for the last features), or when ``stop`` is set.
+    """Replay a session through the whole pipeline; returns once the file's end has played
+    and the pipeline has finished with it (the driver reported the end, then ``drain_s``
+    without a feature, control or decision), or when ``stop`` is set.
 
     ``record`` writes the replay as a new session; ``bus_overrides`` (``publish_endpoint``,
     ``subscribe_endpoint``) move the replay's bus off a running daemon's ports.
@@ -240,18 +267,13 @@ def replay_session(
             stages["recorder"] = RecorderStage(Path(record), replay_config)
         daemon = Daemon(replay_config, extra_stages=stages, board_rows=record is not None)
         started = time.monotonic()
-        done_at: float | None = None
 
         def finished() -> bool:
-            nonlocal done_at
             if stop.is_set():
                 return True
-            done = watcher.progress()
             if on_progress is not None:
-                on_progress(min(done, total), total)
-            if done >= total and done_at is None:
-                done_at = time.monotonic()
-            return done_at is not None and time.monotonic() - done_at >= drain_s
+                on_progress(min(watcher.progress(), total), total)
+            return watcher.done(total, drain_s)
 
         # The daemon's one run loop: SIGINT/SIGTERM stop the replay cleanly (main thread
         # only), a second SIGINT forces the exit, as for ``kintsugi run``.

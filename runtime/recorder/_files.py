@@ -28,8 +28,11 @@ JSONL_FILES = {
     "status.": "status.jsonl",
     "model.status": "model.jsonl",
 }
-#: BrainFlow's ``DataFilter.write_file`` writes each value as ``%.6f``, tab-separated.
-VALUE_FORMAT = "%.6f"
+#: Each value with 17 significant digits, tab-separated: BrainFlow's text format (its
+#: ``DataFilter.write_file`` uses ``%.6f``, which its readers and the playback board parse as
+#: well), but exact, so a replay feeds the pipeline the very samples the session saw (with
+#: ``%.6f`` a replay's float32 samples, and then its features, differed in the last bits).
+VALUE_FORMAT = "%.17g"
 
 
 def raw_file_name(preset: str) -> str:

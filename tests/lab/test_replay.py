@@ -20,20 +20,26 @@ def _bus() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("speed", [1.0, 4.0, 0.0])
-def test_retime_scales_timestamps_and_drops_a_torn_line(recorded_session, tmp_path, speed):
+def test_retime_stamps_samples_by_index_and_rate_and_drops_a_torn_line(
+    recorded_session, tmp_path, speed
+):
+    """t' = t0 + i/(fs·K): K × the data's own rate whatever the recorded stamps (a sped-up
+    scenario's are compressed), zeros for K = 0; every other value copied exactly."""
     source = recorded_session.directory / "raw.csv"
     torn = tmp_path / "torn.csv"
     torn.write_bytes(source.read_bytes() + b"1.0\t2.0")
     original = read_board_file(source).data
-    n = retime_file(torn, tmp_path / "out.csv", timestamp_row=30, num_rows=32, speed=speed)
+    n = retime_file(torn, tmp_path / "out.csv", timestamp_row=30, num_rows=32, speed=speed,
+                    fs=250.0)
     copied = read_board_file(tmp_path / "out.csv").data
     assert n == original.shape[1] == copied.shape[1]
     others = [r for r in range(32) if r != 30]
-    np.testing.assert_allclose(copied[others], original[others], atol=1e-6)
+    np.testing.assert_array_equal(copied[others], original[others])  # exact (%.17g)
     if speed == 0:
         assert np.all(copied[30] == 0)
     else:
-        np.testing.assert_allclose(np.diff(copied[30]), np.diff(original[30]) / speed, atol=2e-6)
+        expected = original[30][0] + np.arange(n) / (250.0 * speed)
+        np.testing.assert_allclose(copied[30], expected, rtol=0, atol=2e-6)
 
 
 def test_prepare_replay_points_the_playback_board_at_the_copies(recorded_session, tmp_path):
