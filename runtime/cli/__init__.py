@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runtime.cli._monitor",
     "runtime.cli._mark",
     "runtime.cli._replay",
+    "runtime.cli._verify",
     "runtime.cli._export",
     "runtime.cli._report",
     "runtime.cli._baseline",
