@@ -98,3 +98,36 @@ def test_bad_speed_is_refused(bad):
 def test_replay_of_a_directory_that_is_not_a_session(tmp_path, capsys):
     assert main(["replay", str(tmp_path), "--no-progress"]) == 2
     assert "not a session directory" in capsys.readouterr().err
+
+
+def test_estimators_give_bit_identical_estimates_whatever_the_chunking():
+    """A flat-out replay delivers seconds per chunk, a live board 20 ms: the windows, and so
+    every estimate, must be the same to the last bit."""
+    from runtime.config import FeaturesConfig
+    from runtime.features import AttentionEstimator, StressEstimator
+    from tests._recording import _eeg, _ppg
+
+    features = FeaturesConfig.model_validate(
+        {"eeg": {"window_s": 2.0, "baseline_s": 4.0},
+         "heart": {"window_s": 10.0, "hop_s": 1.0, "baseline_s": 10.0}})
+    n = 250 * 24
+    eeg = _eeg(8)[:, :n].astype(np.float32).astype(np.float64)
+    ppg = _ppg(n).astype(np.float32).astype(np.float64)
+    rng = np.random.default_rng(7)
+
+    def run(sizes):
+        attention = AttentionEstimator(250.0, [f"C{i}" for i in range(8)], features.eeg)
+        stress = StressEstimator(250.0, "ppg", features.heart)
+        out, start = [], 0
+        for size in sizes:
+            out += [e.to_message().to_dict() for e in attention.push(eeg[:, start:start + size])]
+            out += [e.to_message().to_dict() for e in stress.push(ppg[start:start + size])]
+            start += size
+        return sorted(out, key=lambda d: (d["sample_index"], d["kind"]))
+
+    cuts = np.sort(rng.choice(np.arange(1, n), size=5, replace=False))
+    large = np.diff(np.concatenate(([0], cuts, [n]))).tolist()
+    small = run([5] * (n // 5))
+    assert len(small) > 80 and any(d["valid"] for d in small if d["kind"] == "attention")
+    assert run(large) == small
+    assert run([n]) == small
