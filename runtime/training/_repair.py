@@ -5,8 +5,10 @@ statistics exceeds a threshold. A finite fracture is blended toward the running 
 golden-ratio weights (``runtime.golden``): at intensity 1 the repaired value keeps
 ``1/φ ≈ 61.8 %`` of the original and takes ``1/φ² ≈ 38.2 %`` from the mean; intensity scales
 the mean's share (up to full replacement at intensity φ²). A non-finite value has no share
-to keep: it is replaced by the running mean whatever the intensity. Gentle mode caps the
-intensity and raises the threshold. Two per-sample guards (identity preservation, repair
+to keep: it is replaced by the running mean whatever the intensity. A repair never leaves a
+fracture behind: an outlier whose blend would still lie beyond the threshold (a *spike*,
+e.g. a 1e6 activation) is set to the edge of the threshold band instead. Gentle mode caps
+the intensity and raises the threshold. Two per-sample guards (identity preservation, repair
 entropy) hold a blend back; see ``_repair_blend``.
 
 The class composes four modules, one job each: ``_repair_site`` (per-module state and the
@@ -68,7 +70,9 @@ class GoldenRepair:
     """Repair fractured activations of chosen modules of any ``nn.Module``.
 
     ``modules``: names from ``model.named_modules()``; ``None`` picks every ``nn.Linear`` and
-    convolution. ``threshold_z``: |z| above which a finite activation is an outlier.
+    convolution. ``threshold_z``: |z| above which a finite activation is an outlier; an
+    outlier whose blend would still be one is set to ``mean ± threshold·std`` (a spike,
+    counted in ``spikes``; see ``_repair_blend``).
     ``momentum``: weight of each training batch in the running statistics (the first batches
     use a cumulative mean). ``warmup_steps``: training forwards before outlier detection
     starts (non-finite values are repaired from the first forward); during warm-up every
@@ -339,7 +343,8 @@ class GoldenRepair:
         """Counters and guard margins per module since the last :meth:`collect` (syncs).
 
         ``unchecked_forwards`` counts forwards that sampling (``check_every``) let through
-        without a check.
+        without a check; ``spikes`` the outliers set to the threshold band's edge instead
+        of blended (they are among ``repairs`` too).
         """
         return self._summarise({site.name: read_site(site) for site in self._sites})
 

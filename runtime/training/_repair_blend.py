@@ -2,14 +2,31 @@
 
 A finite fracture moves toward the running mean by the blend weight that the control's
 intensity gives (``runtime.golden``: 1/φ² at intensity 1); a non-finite value has no share
-to keep and is replaced by the mean. Per sample (the first dimension):
+to keep and is replaced by the mean.
+
+*Spikes.* A repair must not leave a fracture behind: a finite outlier whose blend would
+still lie beyond the threshold (``|z|·(1 − weight) > threshold``: from |z| > 10·φ ≈ 16.2 at
+intensity 1) is a *spike*, and is replaced by the edge of the threshold band on its side,
+``mean ± threshold·std``, instead of being blended. A 1e6 activation on a layer of spread 1
+kept 61.8 % of itself under the blend and still dominated the layer; now it lands at 10 σ.
+The repaired value as a function of |z| stays continuous (the blend reaches the edge just
+where the rule takes over) and moves toward the mean as the intensity grows; at intensity 0
+(no blend) every outlier is a spike, so the repair clips to the band and nothing more. At
+full replacement (weight 1, intensity φ² and up) there are no spikes: every outlier goes to
+the mean. Replaced spikes are counted in the ``spikes`` counter, and among the outliers.
+
+Per sample (the first dimension):
 
 * *identity preservation*: the cosine similarity of the repaired vs the original
-  activations (over the original's finite values) must stay ≥ ``identity_floor``; otherwise
-  the blend is scaled back exactly onto the floor (``_identity``) and the sample counted;
-* *repair entropy*: the Shannon entropy (bits) of how the repair displacement spreads over
-  the sample's elements; above the site's limit the repair is a diffuse rewrite, so that
-  sample's outliers are left alone (non-finite values are still replaced) and it is counted.
+  activations (over the original's values that are neither non-finite nor spikes: a spike,
+  like a NaN, is the corruption, not the sample's identity; keeping it out also keeps a
+  1e20 value out of the float64 sums) must stay ≥ ``identity_floor``; otherwise the blend is
+  scaled back exactly onto the floor (``_identity``) and the sample counted. A spike's
+  replacement is not scaled back;
+* *repair entropy*: the Shannon entropy (bits) of how the repair displacement (a spike's
+  move to the edge included) spreads over the sample's elements; above the site's limit the
+  repair is a diffuse rewrite, so that sample's outliers, spikes too, are left alone
+  (non-finite values are still replaced) and it is counted.
 
 How the model side accepts a control's intensity (:func:`accept_intensity`, shared with
 ``VWPR``) lives here too: as sent, with no ceiling of its own (the controller's
@@ -90,7 +107,9 @@ def blend_fractures(
 
     ``z`` holds the z-scores of ``y``; ``detect`` False (warm-up) repairs non-finite values
     only; ``may_be_nonfinite`` False skips the finite mask (the caller proved ``y`` finite).
-    The site's counters and extremes are updated on the device (no sync).
+    An outlier the blend would leave beyond ``threshold`` (a spike) is replaced by the band's
+    edge ``mean ± threshold·std`` instead. The site's counters and extremes are updated on
+    the device (no sync).
     """
     shape = site.shape
     mean_b = site.stats[0].view(shape)
@@ -106,13 +125,24 @@ def blend_fractures(
             original = safe = raw
             nonfinite = torch.zeros((), dtype=torch.int64, device=raw.device)
         if detect:
-            outlier = z.abs() > threshold
+            z_abs = z.abs()
+            outlier = z_abs > threshold
             if finite is not None:
                 outlier &= finite
+            # A spike: an outlier its blend would leave beyond the threshold. It goes to the
+            # band's edge on its side instead and, like a non-finite value, keeps no share:
+            # the identity guard measures the sample over its other values.
+            spike = outlier & (z_abs * (1.0 - blend_weight) > threshold)
+            edge = torch.addcdiv(mean_b, z.sign() * threshold, site.inv_b)  # mean ± t·std
+            blended = outlier & ~spike
+            keep = ~spike if finite is None else finite & ~spike
+            original = torch.where(keep, raw, 0.0)
+            safe = torch.where(keep, raw, mean_b)
         else:
-            outlier = torch.zeros(raw.shape, dtype=torch.bool, device=raw.device)
-        weight = outlier * blend_weight
-        step = (mean_b - safe) * weight  # displacement of finite values at scale 1
+            outlier = spike = blended = torch.zeros(raw.shape, dtype=torch.bool, device=raw.device)
+            edge = None
+        weight = blended * blend_weight
+        step = (mean_b - safe) * weight  # displacement of blended values at scale 1
         rows = raw.shape[0]
         a_flat, d_flat = original.reshape(rows, -1), step.reshape(rows, -1)
         a64, d64 = a_flat.double(), d_flat.double()
@@ -125,6 +155,8 @@ def blend_fractures(
             has_identity, (a_sq + a_dot_d) / cross.sqrt(), torch.ones_like(a_sq)
         )
         mass = d_flat.abs()
+        if edge is not None:  # a spike's move to the edge is part of the repair's spread
+            mass = mass + torch.where(spike, edge - raw, 0.0).abs().reshape(rows, -1)
         p = mass / mass.sum(1, keepdim=True).clamp_min(_TINY)
         entropy_bits = -(p * torch.log2(torch.where(p > 0, p, 1.0))).sum(1)
         limited = entropy_bits > site.entropy_limit_bits
@@ -135,7 +167,9 @@ def blend_fractures(
             torch.ones_like(similarity),
         )
         scale = torch.where(limited, torch.zeros_like(scale), scale).to(weight.dtype)
-        weight = (weight * scale.view([rows] + [1] * (raw.dim() - 1))).to(y.dtype)
+        per_row = [rows] + [1] * (raw.dim() - 1)
+        weight = (weight * scale.view(per_row)).to(y.dtype)
+        replaced = spike & ~limited.view(per_row)  # the entropy limit leaves spikes alone too
         fractured = outlier if finite is None else outlier | ~finite
         site.dirty = True
         # The order of the counter slots (runtime.training._repair_site).
@@ -147,11 +181,14 @@ def blend_fractures(
                     violates.sum(),
                     limited.sum(),
                     fractured.any().long(),
+                    replaced.sum(),
                 ]
             )
         )
         site.extremes[0] = torch.minimum(site.extremes[0], similarity.min().float())
         site.extremes[1] = torch.maximum(site.extremes[1], entropy_bits.max().float())
-    # Gradients flow through the kept share of finite values (d out / d y = 1 − weight).
+    # Gradients flow through the kept share of finite values (d out / d y = 1 − weight); a
+    # replaced spike or non-finite value keeps no share and passes none.
     kept = y if finite is None else torch.where(finite, y, mean_b)
-    return torch.lerp(kept, mean_b.expand_as(y), weight)
+    repaired = torch.lerp(kept, mean_b.expand_as(y), weight)
+    return repaired if edge is None else torch.where(replaced, edge, repaired)

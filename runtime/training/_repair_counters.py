@@ -3,7 +3,9 @@
 The counters live on each module's device and are only read here, at a report
 (:meth:`GoldenRepair.collect_summary` and friends), never on the hot path. A summary row per
 module has the keys of ``_repair_site.COUNTER_NAMES`` (``nonfinite``, ``outliers``,
-``guard_scaled``, ``entropy_limited``, ``repaired_calls``) plus ``min_similarity``,
+``guard_scaled``, ``entropy_limited``, ``repaired_calls``, and ``spikes``: the outliers
+replaced by the threshold band's edge instead of blended, counted among ``outliers`` too)
+plus ``min_similarity``,
 ``max_entropy_bits``, ``entropy_limit_bits`` and ``unchecked_forwards``; ``model.status``
 (``_biofeedback``) reads them.
 """
@@ -36,7 +38,7 @@ def read_site(site: Site) -> dict[str, Any]:
     if site.counters is None or not (site.dirty or site.branchless):
         # Nothing repaired on the CPU since the last reset: the counters are zero, and
         # reading them would cost the training thread four tensor reads per report.
-        values = [0] * 5
+        values = [0] * len(COUNTER_NAMES)
         min_sim, max_bits = math.inf, 0.0
     else:
         values = site.counters.tolist()
@@ -76,6 +78,7 @@ def summarise(
         "threshold_z": threshold_z,
         "identity_floor": identity_floor,
         "repairs": sum(m["nonfinite"] + m["outliers"] for m in modules.values()),
+        "spikes": sum(m["spikes"] for m in modules.values()),
         "min_similarity": min(sims) if sims else None,
         "identity_margin": (min(sims) - identity_floor) if sims else None,
         "entropy_margin_bits": min(margins) if margins else None,
@@ -115,6 +118,7 @@ def collect_sites(
                     guard_scaled=row["guard_scaled"],
                     entropy_limited=row["entropy_limited"],
                     repaired_calls=row["repaired_calls"],
+                    spikes=row["spikes"],
                     min_similarity=row["min_similarity"],
                     max_entropy_bits=row["max_entropy_bits"],
                     intensity=intensity,

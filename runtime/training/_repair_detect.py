@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from runtime.training._repair_site import RANGE, ZSCORES, Site
+from runtime.training._repair_site import COUNTER_NAMES, RANGE, ZSCORES, Site
 
 
 def init_site(site: Site, y: torch.Tensor, max_repair_entropy_bits: float | None) -> None:
@@ -31,7 +31,7 @@ def init_site(site: Site, y: torch.Tensor, max_repair_entropy_bits: float | None
         mean = torch.where(finite, flat, 0.0).sum(0) / count
         var = (torch.where(finite, flat - mean, 0.0) ** 2).sum(0) / count
         site.stats = torch.stack([mean, var]).to(y.dtype)
-        site.counters = torch.zeros(5, dtype=torch.int64, device=y.device)
+        site.counters = torch.zeros(len(COUNTER_NAMES), dtype=torch.int64, device=y.device)
         site.extremes = torch.tensor([math.inf, 0.0], dtype=torch.float32, device=y.device)
         site.extremes_reset = site.extremes.clone()
         refresh_scale(site)

@@ -34,7 +34,9 @@ class RepairEvent:
     the entropy limit left alone; ``repaired_calls``: forwards with at least one fracture;
     ``min_similarity``: lowest cosine similarity (repaired vs original) before the guard;
     ``max_entropy_bits``: highest repair entropy; ``intensity``/``gentle``: control in force
-    at collection; ``time``: wall-clock seconds.
+    at collection; ``time``: wall-clock seconds; ``spikes``: of the ``outliers``, those so far
+    out that the blend would have left them outliers, replaced by the threshold band's edge
+    instead (0 in logs written before the spike rule).
     """
 
     step: int
@@ -49,6 +51,7 @@ class RepairEvent:
     intensity: float = 1.0
     gentle: bool = True
     time: float = 0.0
+    spikes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -166,6 +169,7 @@ class RepairLog:
                     "outliers": 0,
                     "guard_scaled": 0,
                     "entropy_limited": 0,
+                    "spikes": 0,
                     "min_similarity": None,
                     "max_entropy_bits": 0.0,
                     "first_step": event.step,
@@ -173,7 +177,7 @@ class RepairLog:
                 },
             )
             row["events"] += 1
-            for key in ("nonfinite", "outliers", "guard_scaled", "entropy_limited"):
+            for key in ("nonfinite", "outliers", "guard_scaled", "entropy_limited", "spikes"):
                 row[key] += getattr(event, key)
             if event.min_similarity is not None:
                 current = row["min_similarity"]
@@ -190,6 +194,7 @@ class RepairLog:
             "repairs": sum(r["nonfinite"] + r["outliers"] for r in per_module.values()),
             "guard_scaled": sum(r["guard_scaled"] for r in per_module.values()),
             "entropy_limited": sum(r["entropy_limited"] for r in per_module.values()),
+            "spikes": sum(r["spikes"] for r in per_module.values()),
             "min_similarity": min(sims) if sims else None,
             "modules": per_module,
         }

@@ -19,9 +19,18 @@ from torch import nn
 
 from runtime.training._validate import raise_config_error
 
-# Counter slots of a site (an int64 tensor) and their names in a summary row.
-NONFINITE, OUTLIERS, GUARD_SCALED, ENTROPY_LIMITED, REPAIRED_CALLS = range(5)
-COUNTER_NAMES = ("nonfinite", "outliers", "guard_scaled", "entropy_limited", "repaired_calls")
+# Counter slots of a site (an int64 tensor) and their names in a summary row. SPIKES
+# counts the outliers that were replaced by the band's edge instead of blended (a subset of
+# OUTLIERS, see _repair_blend).
+NONFINITE, OUTLIERS, GUARD_SCALED, ENTROPY_LIMITED, REPAIRED_CALLS, SPIKES = range(6)
+COUNTER_NAMES = (
+    "nonfinite",
+    "outliers",
+    "guard_scaled",
+    "entropy_limited",
+    "repaired_calls",
+    "spikes",
+)
 # Modules whose features are along dim 1 (channels) rather than the last dim.
 CHANNEL_FIRST = (nn.modules.conv._ConvNd, nn.modules.batchnorm._BatchNorm)
 # The CPU's clean checks: the batch's global range against the range every feature accepts
@@ -41,7 +50,7 @@ class Site:
         self.stats: torch.Tensor | None = None  # [2, F]: running mean, running var
         self.inv_std: torch.Tensor | None = None
         self.shift: torch.Tensor | None = None  # −mean·inv_std, so z = y·inv_std + shift
-        self.counters: torch.Tensor | None = None  # int64 [5]
+        self.counters: torch.Tensor | None = None  # int64 [len(COUNTER_NAMES)]
         self.extremes: torch.Tensor | None = None  # [min similarity, max entropy bits]
         self.extremes_reset: torch.Tensor | None = None  # [inf, 0]: extremes after a reset
         self.train_calls = 0  # checked training forwards

@@ -16,22 +16,23 @@ import torch
 from torch import nn
 
 from runtime.training import BLEND_WEIGHT, KEEP_FRACTION, PHI, GoldenRepair
-from tests.training._repair_helpers import FEATURES, GOLDEN, MEAN, STD, Probe, batch, run
+from tests.training._repair_helpers import (
+    FEATURES,
+    GOLDEN,
+    MEAN,
+    STD,
+    batch,
+    expected_repair,
+    land_at,
+    run,
+    warm_probe,
+)
 
 
 @pytest.fixture(params=[None, True], ids=["cpu-skip-when-clean", "branchless"])
 def warmed(request):
     """A Probe with GoldenRepair whose statistics have converged on N(3, 2²) features."""
-    torch.manual_seed(0)
-    model = nn.Sequential()
-    model.add_module("probe", Probe())
-    repair = GoldenRepair(model, ["probe"], warmup_steps=5, momentum=0.05, branchless=request.param)
-    model.train()
-    for _ in range(200):
-        model(torch.randn(256, FEATURES) * STD + MEAN)
-    model.eval()  # freeze the statistics so expected values can be computed from them
-    repair.apply_control(1.0, gentle=False)
-    repair.collect(0)
+    model, repair = warm_probe(request.param)
     yield model, repair
     repair.remove()
 
@@ -116,8 +117,8 @@ def test_outlier_keeps_one_over_phi_of_the_original_at_intensity_one(warmed):
     model, repair = warmed
     mean, var = repair.running_stats("probe")
     x = batch()
-    spike = torch.zeros_like(x)
-    spike[1, 3] = 40 * STD  # |z| ≈ 20, over the default threshold of 10
+    # |z| = 14: over the threshold of 10, and its blend (14/φ ≈ 8.7) is back inside it
+    spike = land_at(x, mean, var.sqrt(), 1, 3, 14.0)
     out = run(model, x, spike)
     original = x[1, 3] + spike[1, 3]
     expected = original / GOLDEN + mean[3] / GOLDEN**2
@@ -128,14 +129,15 @@ def test_outlier_keeps_one_over_phi_of_the_original_at_intensity_one(warmed):
     assert repair.counts() == {"probe": 1}
 
 
-@pytest.mark.parametrize("intensity", [0.0, 0.5, 2.0, GOLDEN**2, 3.0, 10.0])
+@pytest.mark.parametrize("intensity", [0.5, 2.0, GOLDEN**2, 3.0, 10.0])
 def test_intensity_scales_the_target_share_up_to_full_replacement(warmed, intensity):
     model, repair = warmed
     repair.apply_control(intensity, gentle=False)
-    mean, _ = repair.running_stats("probe")
+    mean, var = repair.running_stats("probe")
     x = batch()
-    spike = torch.zeros_like(x)
-    spike[2, 2] = 40 * STD
+    # |z| = 12: blended back inside the threshold from intensity 0.5 up (12·(1 − 0.5/φ²)
+    # ≈ 9.7); further out, or at intensity 0, the spike rule applies (test_repair_spikes)
+    spike = land_at(x, mean, var.sqrt(), 2, 2, 12.0)
     original = (x + spike)[2, 2]
     weight = min(1.0, intensity / GOLDEN**2)  # the mean's share is 1 from intensity φ² up
     expected = (1 - weight) * original + weight * mean[2]
@@ -176,12 +178,16 @@ def test_an_intensity_that_is_not_finite_or_is_negative_is_refused(warmed, sent,
     assert repair.blend_weight == pytest.approx(min(1.0, applied / GOLDEN**2), rel=1e-12)
     refused = not (math.isfinite(sent) and sent >= 0)
     assert ("not a finite number >= 0" in caplog.text) is refused
+    mean, var = repair.running_stats("probe")
     x = batch()
-    spike = torch.zeros_like(x)
-    spike[2, 2] = 40 * STD
+    spike = land_at(x, mean, var.sqrt(), 2, 2, 12.0)
     out = run(model, x, spike)
     assert torch.isfinite(out).all()
-    assert (out[2, 2] == (x + spike)[2, 2]).item() is (applied == 0.0)  # 0: left alone
+    # 0: no blend, so the outlier is only clipped to the band's edge (the spike rule)
+    weight = min(1.0, applied / GOLDEN**2)
+    value, m, s = (x + spike)[2, 2].item(), mean[2].item(), var[2].sqrt().item()
+    expected = expected_repair(value, m, s, weight, 10.0)
+    assert out[2, 2].item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_deprecated_intensity_caps_warn_and_still_apply():
@@ -206,7 +212,8 @@ def test_gentle_mode_caps_intensity_and_raises_the_threshold(warmed):
     std = var.sqrt()
     x = batch()
     strong, mild = torch.zeros_like(x), torch.zeros_like(x)
-    strong[0, 4] = mean[4] + 40 * std[4] - x[0, 4]  # z = 40: a fracture in both modes
+    # z = 18: a fracture in both modes, blended back inside gentle mode's 15 (18·(1 − 1/φ³))
+    strong[0, 4] = mean[4] + 18 * std[4] - x[0, 4]
     mild[0, 4] = mean[4] + 12 * std[4] - x[0, 4]  # z = 12: over 10, under 10 × 1.5
 
     repair.apply_control(2.0, gentle=True)
@@ -243,10 +250,9 @@ def test_identity_guard_scales_back_onto_the_floor_and_reports(warmed):
 
 def test_identity_guard_leaves_mild_repairs_alone(warmed):
     model, repair = warmed
+    mean, var = repair.running_stats("probe")
     x = batch()
-    spike = torch.zeros_like(x)
-    spike[0, 0] = 40 * STD
-    run(model, x, spike)
+    run(model, x, land_at(x, mean, var.sqrt(), 0, 0, 14.0))
     summary = repair.summary()
     assert summary["modules"]["probe"]["guard_scaled"] == 0
     assert summary["min_similarity"] > repair.identity_floor
@@ -257,7 +263,9 @@ def test_diffuse_repair_over_the_entropy_limit_is_refused_but_nonfinite_still_fi
     mean, _ = repair.running_stats("probe")
     x = batch()
     spike = torch.zeros_like(x)
-    spike[2] = 40 * STD  # the whole row shifted: 8 outliers with equal mass, H = 3 bits
+    # The whole row shifted by 40 σ: 8 outliers (spikes, each bound for the band's edge)
+    # with near-equal mass, H ≈ 3 bits
+    spike[2] = 40 * STD
     spike[2, 7] = math.nan
     out = run(model, x, spike)
     limit = repair.summary()["modules"]["probe"]["entropy_limit_bits"]
@@ -266,6 +274,7 @@ def test_diffuse_repair_over_the_entropy_limit_is_refused_but_nonfinite_still_fi
     assert out[2, 7] == mean[7]  # the NaN is still replaced
     row = repair.summary()["modules"]["probe"]
     assert row["entropy_limited"] == 1
+    assert row["spikes"] == 0  # the row's spikes were left alone with the rest
     assert row["max_entropy_bits"] == pytest.approx(math.log2(7), rel=1e-2)
 
 
@@ -286,14 +295,16 @@ def test_counts_accumulate_per_module_and_collect_resets(warmed):
 
 def test_gradient_flows_through_the_kept_share_only(warmed):
     model, repair = warmed
+    mean, var = repair.running_stats("probe")
     x = batch().requires_grad_(True)
-    spike = torch.zeros(4, FEATURES)
-    spike[0, 0] = 40 * STD
+    spike = land_at(x.detach(), mean, var.sqrt(), 0, 0, 14.0)  # blended: keeps 1/φ
     spike[3, 3] = math.nan
+    spike[1, 2] = 1e6  # a spike: replaced by the band's edge, keeps no share
     run(model, x, spike).sum().backward()
     expected = torch.ones(4, FEATURES)
     expected[0, 0] = 1 / GOLDEN
     expected[3, 3] = 0.0
+    expected[1, 2] = 0.0
     assert torch.allclose(x.grad, expected, atol=1e-6)
 
 
