@@ -170,7 +170,8 @@ class FaultyForward:
 
     ``kind``: ``nan``, ``inf``, ``spike_1e4``/``spike_1e6`` (the value ±1e4/±1e6), or None
     (a counter only). Set :attr:`step` before each training step; a fault fires when the
-    module is training and ``step`` is in ``steps``; :attr:`fired` lists the steps it hit.
+    module is training and ``step`` is in ``steps``; :attr:`fired` lists the steps it hit
+    and :attr:`injected` counts the elements it corrupted.
     """
 
     def __init__(
@@ -188,6 +189,7 @@ class FaultyForward:
         self.generator = torch.Generator().manual_seed(seed)
         self.step = -1
         self.fired: list[int] = []
+        self.injected = 0
         self.elements = 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -200,6 +202,7 @@ class FaultyForward:
         self.fired.append(self.step)
         flat = out.reshape(-1)
         count = max(1, int(flat.numel() * FAULT_SHARE))
+        self.injected += count
         where = torch.randperm(flat.numel(), generator=self.generator)[:count]
         sign = torch.randint(0, 2, (count,), generator=self.generator).float() * 2 - 1
         if self.kind == "nan":

@@ -32,6 +32,7 @@ def test_fault_corrupts_one_percent_of_the_layer_output_at_the_chosen_steps_only
         bad = ~torch.isfinite(y) if kind != "spike_1e6" else y.abs() == 1e6
         assert int(bad.sum()) == (10 if step in (3, 5) else 0), step  # 1 % of 10×100
     assert wrapper.fired == [3, 5]
+    assert wrapper.injected == 2 * 10
     assert wrapper.elements == 8 * 10 * 100
 
 
@@ -82,7 +83,7 @@ def test_tiny_run_reports_every_key_finite():
     for prefix in ("repair_rescue_rate", "repair_rescue_rate_without",
                    "repair_rescue_rate_intensity_1_5", "repair_rescue_rate_gentle"):  # fmt: skip
         keys += [prefix] + [f"{prefix}_{kind}" for kind in bench_repair.FAULT_KINDS]
-    keys += ["repair_clean_quality_spread_pct_digits_mlp"]
+    keys += ["repair_clean_quality_spread_pct_digits_mlp", "repair_spikes_replaced_share"]
     for key in keys:
         assert math.isfinite(result[key]), key
     assert 0.0 <= result["repair_rescue_rate"] <= 1.0
