@@ -167,6 +167,9 @@ def prepare_replay(
     source.update(keys)
     data = config.model_dump()
     data["source"] = source
+    # Whose session this is does not change with the thresholds tried on it: a replay with
+    # another config (-c) keeps the recorded participant and baseline.
+    data["session"] = metadata["config"].get("session", data["session"])
     data["bus"]["hwm"] = max(int(data["bus"]["hwm"]), REPLAY_HWM)
     replay_config = config_from_mapping(data, origin="replay")
     return ReplayPlan(replay_config, files, samples, speed)

@@ -131,3 +131,24 @@ def test_estimators_give_bit_identical_estimates_whatever_the_chunking():
     assert len(small) > 80 and any(d["valid"] for d in small if d["kind"] == "attention")
     assert run(large) == small
     assert run([n]) == small
+
+
+def test_a_replay_with_another_config_keeps_whose_session_it_is(recorded_session, tmp_path):
+    """-c CONFIG replaces thresholds and settings, not the participant or the baseline the
+    session was recorded with; without -c the recorded config is used whole."""
+    import json
+    import shutil
+
+    from runtime.config import config_from_mapping
+
+    copy = tmp_path / "session"
+    shutil.copytree(recorded_session.directory, copy)
+    metadata = json.loads((copy / "session.json").read_text())
+    metadata["config"]["session"] = {"participant": "P09", "baseline": None}
+    (copy / "session.json").write_text(json.dumps(metadata))
+    other = config_from_mapping({"controller": {"min_dwell_s": 3.0}})
+    assert other.session.participant is None
+    (tmp_path / "work").mkdir()
+    plan = prepare_replay(copy, tmp_path / "work", speed=0, config=other)
+    assert plan.config.session.participant == "P09"
+    assert plan.config.controller.min_dwell_s == 3.0  # the override itself still applies

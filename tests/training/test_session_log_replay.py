@@ -26,10 +26,6 @@ from tests.lab._helpers import fast_config, running_daemon, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = 150
-#: Set True once `kintsugi replay` reproduces a session's controls exactly (issue 20,
-#: point 2): until then a difference in the controls' content is an expected failure,
-#: while the lockstep's own guarantee (same seq at every step) is asserted.
-REPLAY_IS_EXACT = False
 
 
 def run_job(client: ControlClient, log: Path, *, follow: Path | None = None,
@@ -93,12 +89,5 @@ def test_a_replay_beside_the_same_job_in_lockstep_reproduces_its_log(tmp_path):
     # applied there, and the job ran as many steps.
     assert [s.seq for s in reproduced.steps] == [s.seq for s in original.steps]
     difference = first_difference(original.steps, reproduced.steps)
-    if difference is not None and not REPLAY_IS_EXACT:
-        differing = sum(a != b for a, b in zip(original.steps, reproduced.steps, strict=True))
-        pytest.xfail(
-            f"kintsugi replay does not reproduce the session's controls exactly yet (issue "
-            f"20.2): {differing} of {len(original.steps)} steps differ, "
-            f"{reproduced.end['follow_mismatches']} controls; first: {difference}"
-        )
     assert difference is None
     assert reproduced.end["follow_mismatches"] == 0
