@@ -112,14 +112,21 @@ def count_dropped(
     is shorter (Galea: 255 → 0) counts right. A gap of a whole cycle or more cannot be seen
     from the counter alone.
     """
-    if counters.size == 0:
-        return 0
+    # On Python ints: a chunk holds a few counters, and five numpy calls on them cost more
+    # than the board read itself in a driver that wakes every few ms (round() rounds half
+    # to even, as np.rint did).
     cycle = -(-modulus // step)
-    positions = (np.rint(counters).astype(np.int64) % modulus) // step
-    if previous is not None:
-        positions = np.concatenate((np.array([previous % modulus]) // step, positions))
-    steps = np.diff(positions) % cycle
-    return int(np.sum(np.where(steps == 0, 0, steps - 1)))
+    positions = [(round(c) % modulus) // step for c in counters.tolist()]
+    if not positions:
+        return 0
+    last = positions[0] if previous is None else (previous % modulus) // step
+    missing = 0
+    for position in positions:
+        gap = (position - last) % cycle
+        if gap:
+            missing += gap - 1
+        last = position
+    return missing
 
 
 class BrainFlowSource:
@@ -252,8 +259,9 @@ class BrainFlowSource:
         chunks = []
         for name, layout in self.layouts.items():
             try:
-                if self._board.get_board_data_count(layout.preset) == 0:
-                    continue
+                # One call per preset: get_board_data counts the buffer itself (an empty one
+                # gives 0 columns). Every BrainFlow call parses the session's JSON parameters,
+                # and a separate count first was a third of this read's CPU (docs/benchmarks.md).
                 data = self._board.get_board_data(preset=layout.preset)
             except BrainFlowError as exc:
                 raise DeviceLostError(

@@ -26,6 +26,7 @@ from runtime.bus import BusPublisher, BusSubscriber
 from runtime.config import SourceConfig
 from runtime.messages import DriverStatus, Marker, RawBoardChunk, RawChunk
 from runtime.stages._base import StageContext, confirm_publishing
+from runtime.stages._read_schedule import ReadSchedule
 
 logger = logging.getLogger("runtime.stages")
 
@@ -101,7 +102,11 @@ def source_settings(source: SourceConfig) -> SourceSettings:
 
 
 class DriverStage:
-    """Reads the board every ``poll_interval_s`` and publishes what it read."""
+    """Reads the board every ``poll_interval_s`` and publishes what it read.
+
+    Reads follow an absolute schedule, each just after an EEG sample is due when the board
+    stamps samples with the host's clock (:class:`ReadSchedule`).
+    """
 
     def __init__(
         self,
@@ -157,6 +162,9 @@ class DriverStage:
         last_data = time.monotonic()
         next_status = 0.0
         state = "streaming"
+        # The preset whose sample clock the reads follow: the EEG's (the first stream's).
+        clock_preset = streams[0].preset if streams else None
+        schedule = ReadSchedule(self.source.poll_interval_s)
         while not context.stop.is_set():
             self._insert_markers(markers, board)
             chunks = board.read()  # DeviceLostError: the supervisor reconnects with backoff
@@ -175,6 +183,9 @@ class DriverStage:
                 for stream in streams:
                     if stream.preset == chunk.preset:
                         self._publish_chunk(publisher, stream, chunk, read_time)
+                if chunk.preset == clock_preset:
+                    newest = float(chunk.data[chunk.layout.timestamp_row, -1])
+                    schedule.observe(newest, chunk.layout.sampling_rate)
             silent_s = now - last_data
             if state == "streaming" and silent_s > self.source.stall_timeout_s:
                 state = "ended" if _playback_ended(board, samples) else "stalled"
@@ -188,7 +199,9 @@ class DriverStage:
             if now >= next_status:
                 self._status(publisher, state, board, samples, since_data_s=now - last_data)
                 next_status = now + self.status_interval_s
-            context.stop.wait(self.source.poll_interval_s)
+            wait_s = schedule.next_read(read_time) - time.time()
+            if wait_s > 0:
+                context.stop.wait(min(wait_s, self.source.poll_interval_s))
 
     @staticmethod
     def _insert_markers(markers: BusSubscriber, board: BrainFlowSource) -> None:

@@ -47,6 +47,32 @@ def test_synthetic_board_streams_every_preset_without_drops():
         assert got[0].data.shape[0] == got[0].layout.num_rows
 
 
+def test_a_read_asks_brainflow_for_each_preset_once():
+    """Every BrainFlow call parses the session's parameters: a read makes one data call per
+    preset (which counts the buffer itself) and no separate count, empty presets included."""
+    with open_source(SourceSettings(board="synthetic")) as source:
+        board = source._board
+        calls = {"get_board_data": 0, "get_board_data_count": 0}
+        data_call, count_call = board.get_board_data, board.get_board_data_count
+
+        def get_board_data(*args, **kwargs):
+            calls["get_board_data"] += 1
+            return data_call(*args, **kwargs)
+
+        def get_board_data_count(*args, **kwargs):
+            calls["get_board_data_count"] += 1
+            return count_call(*args, **kwargs)
+
+        board.get_board_data, board.get_board_data_count = get_board_data, get_board_data_count
+        time.sleep(0.05)
+        got = source.read()  # samples on both presets
+        empty = source.read()  # at once: most likely nothing new
+    assert {c.preset for c in got} == {"default", "auxiliary"}
+    # Two reads of two presets: four data calls, and only the count inside each of them.
+    assert calls == {"get_board_data": 4, "get_board_data_count": 4}
+    assert all(c.n_samples > 0 for c in got + empty)
+
+
 def test_galea_heart_data_is_on_the_auxiliary_preset():
     layouts = describe_presets(lookup_board("galea").board_id)
     assert layouts["default"].eeg_rows and not layouts["default"].ppg_rows
@@ -77,6 +103,9 @@ def test_board_descriptors_by_name_query_only_presets_the_board_has():
         (np.array([3, 4]), 0, 2),  # gap across chunks
         (np.array([250, 2]), None, 7),  # gap across the wrap
         (np.array([]), 5, 0),
+        # Counters arrive as floats and are rounded half to even: 0, 2, 2, 4 (1 and 3 lost).
+        (np.array([0.4, 1.6, 2.5, 3.5]), None, 2),
+        (np.array([255.6, 1.0]), 254, 1),  # 255.6 rounds to 256, i.e. 0; 255 lost
     ],
 )
 def test_count_dropped(counters, previous, expected):
