@@ -9,6 +9,7 @@ newer minor version adds are kept in ``extra`` and sent on, never interpreted.
 
 from runtime.errors import MessageError
 from runtime.messages._base import Body
+from runtime.messages._clock import ClockRequest, ClockResponse, ClockStatus, SensorClock
 from runtime.messages._common import BusCounters, Trace
 from runtime.messages._control import (
     BASELINE_INTENSITY,
@@ -47,6 +48,9 @@ __all__ = [
     "Body",
     "BrokerStatus",
     "BusCounters",
+    "ClockRequest",
+    "ClockResponse",
+    "ClockStatus",
     "ComponentStatus",
     "Control",
     "ControllerStatus",
@@ -67,6 +71,7 @@ __all__ = [
     "RawChunk",
     "RecorderStatus",
     "RepairCounts",
+    "SensorClock",
     "StageHealth",
     "StressFeature",
     "Trace",

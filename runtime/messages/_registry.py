@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runtime.messages._base import Body
+from runtime.messages._clock import ClockRequest, ClockResponse, ClockStatus
 from runtime.messages._control import Control
 from runtime.messages._decision import Decision
 from runtime.messages._features import AttentionFeature, StressFeature
@@ -25,7 +26,8 @@ SCHEMA_VERSION = "1.1"
 #: ``status.<component>`` are families (see :func:`body_type`).
 TOPIC_TYPES: Mapping[str, type[Body]] = {
     cls.TOPIC: cls
-    for cls in (AttentionFeature, StressFeature, Control, Decision, ModelStatus, Marker, Probe)
+    for cls in (AttentionFeature, StressFeature, Control, Decision, ModelStatus, Marker, Probe,
+                ClockRequest, ClockResponse, ClockStatus)
 }
 
 

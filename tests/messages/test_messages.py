@@ -16,6 +16,9 @@ from runtime.messages import (
     Body,
     BrokerStatus,
     BusCounters,
+    ClockRequest,
+    ClockResponse,
+    ClockStatus,
     ComponentStatus,
     Control,
     ControllerStatus,
@@ -35,6 +38,7 @@ from runtime.messages import (
     RawChunk,
     RecorderStatus,
     RepairCounts,
+    SensorClock,
     StageHealth,
     StressFeature,
     Trace,
@@ -141,6 +145,22 @@ EXAMPLES: dict[type[Body], tuple[str, Body]] = {
         component="recorder", state="recording", **FAILED_ONCE, directory="/tmp/session",
         samples={"default": 2500}, lost_samples={"default": 4}, messages=300, bytes=4096,
         bus=BUS, event="gap",
+    )),
+    ClockRequest: ("clock.request", ClockRequest(
+        requester="clock-1a2b", seq=3, t1=1700000000.5, sensor="P01")),
+    ClockResponse: ("clock.response", ClockResponse(
+        sensor="P01", responder="clock-responder-3c4d", requester="clock-1a2b", seq=3,
+        t1=1700000000.5, t2=1700000000.7505, t3=1700000000.7506,
+    )),
+    SensorClock: ("status.clock", SensorClock(
+        offset_ms=250.1, drift_ppm=50.2, uncertainty_ms=0.3, samples=40, last_rtt_ms=0.7,
+        at_time=1700000001.0, kept=5, min_rtt_ms=0.4, since_exchange_s=0.1,
+    )),
+    ClockStatus: ("status.clock", ClockStatus(
+        component="clock", state="running", **FAILED_ONCE,
+        sensors={"P01": SensorClock(offset_ms=250.1, drift_ppm=50.2, uncertainty_ms=0.3,
+                                    samples=40, last_rtt_ms=0.7, at_time=1700000001.0)},
+        requests=41, responses=40, late=1, bus=BUS,
     )),
 }
 
