@@ -122,6 +122,7 @@ EXPECTED_HEAVY: dict[str, set[str]] = {
     "runtime.recorder": set(),
     "runtime.lab": set(),
     "runtime.participants": set(),
+    "runtime.clock": set(),
     "runtime.lsl": set(),
     "runtime.monitor": set(),
     "runtime.cli": set(),
