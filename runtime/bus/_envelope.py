@@ -202,7 +202,7 @@ def _decode_array(spec: object, frames: Sequence[Any], topic: str) -> np.ndarray
     ):
         raise MessageError(f"'array.shape' of {topic!r} is {shape!r}; expected a list of ints ≥ 0")
     payload = _frame_bytes(frames[2])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: exact, and no numpy call
     if expected > MAX_PAYLOAD_BYTES or len(payload) != expected:
         raise MessageError(
             f"payload of {topic!r} is {len(payload)} bytes; shape {shape} of {dtype} "

@@ -92,6 +92,8 @@ def _header(**overrides):
         ([b"raw", _header(), b"1234"], "payload frame but no 'array'"),
         ([b"raw", _header(array={"dtype": "<f4", "shape": [2]})], "no payload frame"),
         ([b"raw", _header(array={"dtype": "<f4", "shape": [3]}), b"12345678"], "needs 12"),
+        # A product past 2**64 is counted exactly (it wrapped to 0 in int64 and matched b"").
+        ([b"raw", _header(array={"dtype": "<f4", "shape": [2**32, 2**32]}), b""], "needs 7"),
         ([b"raw", _header(array={"dtype": "|O", "shape": [1]}), b"12345678"], "numeric"),
         ([b"raw", _header(array={"dtype": "<f4", "shape": [-1]}), b""], "ints ≥ 0"),
         ([b"raw", _header(array={"dtype": "nonsense", "shape": [1]}), b"1234"], "array.dtype"),
