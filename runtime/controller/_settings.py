@@ -7,6 +7,26 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
+class GroupSettings(BaseModel):
+    """How the controller combines several people (``[controller] group``; docs/group-policy.md).
+
+    ``rule = "default"``: gentle when anyone's stress is high; intensify only when everyone
+    is attentive and no one is stressed; a poor signal of anyone goes to the decision step
+    with intensify forbidden. ``lost``: a person who is lost (a required stream stale,
+    calibrating, never seen) makes the group ``safe``, or is left out (``drop``) while
+    others go on (safe when no one is left). ``min_people``: the group is safe while fewer
+    people than this are live. With one person every setting gives the single-person policy.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule: Literal["default"] = "default"
+    lost: Literal["safe", "drop"] = Field(
+        "safe", description="a lost person makes the group safe, or drops out of it"
+    )
+    min_people: int = Field(1, ge=1, description="fewer live people than this → safe")
+
+
 class ControllerSettings(BaseModel):
     """Thresholds, gain, bounds and timing of the default policy.
 
@@ -40,6 +60,7 @@ class ControllerSettings(BaseModel):
     decision: Literal["deterministic", "quantum"] = "deterministic"
     decision_seed: int = Field(0, ge=0, description="session seed of the quantum resolver")
     decision_temperature: float = Field(1.0, gt=0.0)
+    group: GroupSettings = Field(default_factory=GroupSettings)
 
     @model_validator(mode="after")
     def _check_order(self) -> ControllerSettings:

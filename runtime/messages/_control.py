@@ -12,6 +12,7 @@ from typing import Any
 from runtime.messages._base import Body
 from runtime.messages._common import Trace
 from runtime.messages._fields import FieldReader
+from runtime.messages._person import read_person, write_person
 
 __all__ = ["BASELINE_INTENSITY", "CONTROL_MODES", "Control", "expire", "safe_control"]
 
@@ -40,6 +41,10 @@ class Control(Body):
     client), ``trace`` the raw chunk behind the newest feature.
     ``time_s`` is the session's data clock when the control was made (seconds of data, the
     features' ``time_s``; None from senders before it existed): what a replay reproduces.
+    ``trigger_person`` is the person whose features decided this control's mode in a group
+    session: whose stress made it gentle, whose lost or poor signal made it safe (None when
+    the group as a whole did, as for intensify and hold, for a device or liveness fail-safe,
+    and in a single-person session, where it is left off the wire).
     """
 
     TOPIC = "control"
@@ -58,6 +63,10 @@ class Control(Body):
     trigger: str = "local"
     trace: Trace | None = None
     time_s: float | None = None
+    trigger_person: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return write_person(super().to_dict(), "trigger_person")
 
     def expired(self, now: float | None = None) -> bool:
         """True when the time to live has run out (a safe state never expires)."""
@@ -82,6 +91,7 @@ class Control(Body):
             "trigger": reader.string("trigger", "local"),
             "trace": Trace.read_nested(reader, "trace"),
             "time_s": reader.number("time_s", None, optional=True),
+            "trigger_person": read_person(reader, "trigger_person"),
         }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from runtime.messages._base import Body
 from runtime.messages._fields import FieldReader
+from runtime.messages._person import read_person, write_person
 
 __all__ = ["Decision", "to_jsonable"]
 
@@ -47,6 +48,9 @@ class Decision(Body):
     draw (0 for the deterministic rule, which draws nothing); ``latency_ms`` is the wall time
     spent deciding; ``inputs`` the conflict's inputs as JSON. ``time_s`` is the session's data
     clock when the conflict arose (set by the controller; None from a resolver used alone).
+    ``trigger_person`` is the person whose features raised the conflict in a group session
+    (whose poor signal or high stress; None when the group as a whole or the model did, and
+    in a single-person session, where it is left off the wire).
     """
 
     TOPIC = "decision"
@@ -63,11 +67,12 @@ class Decision(Body):
     failed: bool = False
     resolver: str = "unspecified"
     time_s: float | None = None
+    trigger_person: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["inputs"] = to_jsonable(self.inputs)
-        return out
+        return write_person(out, "trigger_person")
 
     @classmethod
     def read(cls, reader: FieldReader) -> dict[str, Any]:
@@ -89,4 +94,5 @@ class Decision(Body):
             "failed": reader.boolean("failed", False),
             "resolver": reader.string("resolver", "unspecified"),
             "time_s": reader.number("time_s", None, optional=True),
+            "trigger_person": read_person(reader, "trigger_person"),
         }

@@ -3,7 +3,9 @@
 Both are timed by the data: ``sample_index`` is the number of samples the estimator had
 received when the window ended, ``time_s = sample_index / fs``. The level (``attention`` or
 ``stress``, 0–1, meaning fixed by docs/levels.md) is None unless ``valid``; ``reason`` says
-why not (``calibrating …``, ``too few good channels …``).
+why not (``calibrating …``, ``too few good channels …``). ``person`` is the pseudonymous id
+of the person the estimate is of (None in a single-person session, and then left off the
+wire).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, ClassVar
 from runtime.messages._base import Body
 from runtime.messages._common import Trace
 from runtime.messages._fields import FieldReader
+from runtime.messages._person import read_person, write_person
 
 __all__ = ["AttentionFeature", "Feature", "StressFeature"]
 
@@ -33,6 +36,8 @@ class Feature(Body):
     reason: str
     quality: float
     trace: Trace | None = None
+    #: The person the estimate is of (a pseudonymous id such as P01; None: single person).
+    person: str | None = None
 
     @property
     def kind(self) -> str:
@@ -47,7 +52,7 @@ class Feature(Body):
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["kind"] = self.KIND
-        return out
+        return write_person(out, "person")
 
     @classmethod
     def read(cls, reader: FieldReader) -> dict[str, Any]:
@@ -62,6 +67,7 @@ class Feature(Body):
             "reason": reader.string("reason", ""),
             "quality": reader.number("quality", low=0.0, high=1.0),
             "trace": Trace.read_nested(reader, "trace"),
+            "person": read_person(reader, "person"),
         }
 
 

@@ -62,26 +62,27 @@ EXAMPLES: dict[type[Body], tuple[str, Body]] = {
         intensity=1.5, gentle=False, rule="intensify: attention 0.81 > 0.7", ttl_s=2.0,
         issued_at=100.0, expires_at=102.0, safe=False, seq=9, source_time=12.5,
         sample_time=1700000000.25, mode="intensify", trigger="feature", trace=TRACE,
-        time_s=61.25,
+        time_s=61.25, trigger_person="P02",
     )),
     Decision: ("decision", Decision(
         option="gentle", index=2, probabilities=(0.0, 0.25, 0.5, 0.25),
         options=("intensify", "hold", "gentle", "pause"), seed=7, latency_ms=3.5,
         explanation="stress high", conflict_kind="poor-signal",
         inputs={"attention": 0.4, "detail": "stress invalid"}, failed=True, resolver="qiskit-aer",
-        time_s=61.25,
+        time_s=61.25, trigger_person="P01",
     )),
     AttentionFeature: ("features.attention", AttentionFeature(
         sample_index=1000, time_s=4.0, window_s=4.0, hop_s=0.25, valid=True, calibrated=True,
         reason="", quality=0.75, trace=TRACE, attention=0.62, log_engagement=-0.4,
         engagement_index=0.67, band_powers={"alpha": 12.0, "beta": 4.5},
         channels_used=("Fz", "Cz"), channels_bad={"O1": "flat"}, channels_warn={"Fp1": "blink"},
+        person="P01",
     )),
     StressFeature: ("features.stress", StressFeature(
         sample_index=15000, time_s=60.0, window_s=60.0, hop_s=5.0, valid=True,
         calibrated=True, reason="", quality=0.9, trace=TRACE, stress=0.3, signal="ecg",
         hr_bpm=72.0, rmssd_ms=41.0, sdnn_ms=50.0, pnn50_pct=18.0, n_beats=73, n_rr=70,
-        baevsky_si=95.0, lf_hf=1.4,
+        baevsky_si=95.0, lf_hf=1.4, person="P02",
     )),
     Marker: ("marker", Marker(label="eyes closed", value=3.0, time=1700000001.0)),
     Probe: ("lab.probe", Probe(component="recorder")),
@@ -231,6 +232,11 @@ BAD_FIELDS: list[tuple[type[Body], str, Any, str]] = [
     (Decision, "seed", "7", "seed"),
     (Decision, "index", -2, "index"),
     (Decision, "probabilities", [0.5, 0.5], "probabilities"),
+    (Decision, "trigger_person", "../P01", "trigger_person"),
+    (Control, "trigger_person", 7, "trigger_person"),
+    (Control, "trigger_person", " P01", "trigger_person"),
+    (AttentionFeature, "person", "", "person"),
+    (StressFeature, "person", ".P01", "person"),
     (AttentionFeature, "valid", "true", "valid"),
     (AttentionFeature, "quality", 1.5, "quality"),
     (AttentionFeature, "attention", 1.2, "attention"),
@@ -323,3 +329,15 @@ def test_an_old_recordings_gap_event_still_reads_as_a_recorder_status():
     with pytest.raises(MessageFieldError) as info:  # elsewhere an int is still wrong
         RecorderStatus.from_dict({**old, "event": "started"}, "status.recorder")
     assert info.value.field == "samples"
+
+
+@pytest.mark.parametrize("cls", [AttentionFeature, StressFeature, Control, Decision],
+                         ids=lambda cls: cls.__name__)
+def test_no_person_is_left_off_the_wire_as_before_the_field_existed(cls: type[Body]):
+    topic, body = EXAMPLES[cls]
+    name = "person" if issubclass(cls, Feature) else "trigger_person"
+    single = dataclasses.replace(body, **{name: None})
+    wire = single.to_dict()
+    assert name not in wire and name in body.to_dict()
+    assert cls.from_dict(wire, topic) == single
+    assert cls.from_dict({**wire, name: None}, topic) == single  # null reads as absent

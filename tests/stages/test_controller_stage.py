@@ -26,12 +26,14 @@ from runtime.messages import (
 from runtime.stages import ControllerStage, StageContext, SupervisedStage
 
 
-def connect_feature_path(features: BusPublisher, listener: BusSubscriber) -> None:
-    """Publish calibrating attention (safe, data time 0) until a control comes back, so
-    the features that follow are not lost to a connection still being made."""
+def connect_feature_path(
+    features: BusPublisher, listener: BusSubscriber, person: str | None = None
+) -> None:
+    """Publish calibrating attention (safe, data time 0) of ``person`` until a control
+    comes back, so the features that follow are not lost to a connection still being made."""
     probe = AttentionFeature(
         sample_index=0, time_s=0.0, window_s=2.0, hop_s=0.248, valid=False, calibrated=False,
-        reason="calibrating", quality=0.0,
+        reason="calibrating", quality=0.0, person=person,
     )
     end = time.monotonic() + 10
     while time.monotonic() < end:
