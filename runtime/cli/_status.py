@@ -29,18 +29,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def collect_status(endpoint: str, keys: Any, timeout_s: float) -> dict[str, Any] | None:
-    """The daemon's endpoints and the latest status of each component (``components``:
-    name → :class:`~runtime.messages.ComponentStatus`), or None if the daemon never answered."""
+    """The daemon's endpoints, the latest status of each component (``components``:
+    name → :class:`~runtime.messages.ComponentStatus`) and the newest control (``control``,
+    the broker keeps it; None before the first), or None if the daemon never answered."""
     from runtime.bus import BusSubscriber
-    from runtime.messages import ComponentStatus, DaemonStatus
+    from runtime.messages import ComponentStatus, Control, DaemonStatus
 
-    subscriber = BusSubscriber(endpoint, ("status.",), curve=keys)
+    subscriber = BusSubscriber(endpoint, ("status.", "control"), curve=keys)
     components: dict[str, ComponentStatus] = {}
+    control: Control | None = None
     end = time.monotonic() + timeout_s
     settle: float | None = None
     try:
         while time.monotonic() < end and (settle is None or time.monotonic() < settle):
             message = subscriber.recv(timeout_s=0.1)
+            if message is not None and isinstance(message.data, Control):
+                control = message.data
             if message is None or not isinstance(message.data, ComponentStatus):
                 continue
             components[message.topic.removeprefix("status.")] = message.data
@@ -56,6 +60,7 @@ def collect_status(endpoint: str, keys: Any, timeout_s: float) -> dict[str, Any]
         "subscribe_endpoint": daemon.subscribe_endpoint,
         "daemon": daemon,
         "components": components,
+        "control": control,
     }
 
 
@@ -75,6 +80,7 @@ def _handle(args: argparse.Namespace) -> int:
             "publish_endpoint": status["publish_endpoint"],
             "subscribe_endpoint": status["subscribe_endpoint"],
             "components": {name: body.to_dict() for name, body in components.items()},
+            "control": None if status["control"] is None else status["control"].to_dict(),
         }
         print(json.dumps(shown, indent=2, default=str))
         return _exit.OK
@@ -85,4 +91,15 @@ def _handle(args: argparse.Namespace) -> int:
         health = stages.get(name)
         extra = f" restarts={health.restarts}" if health is not None and health.restarts else ""
         print(f"  {name:<12} {body.state:<12}{extra}")
+    control = status["control"]
+    if control is not None:
+        print(f"control            {describe_control(control)}")
     return _exit.OK
+
+
+def describe_control(control: Any) -> str:
+    """A control in one line: mode, intensity, gentle, who triggered it (a group's person)
+    and the rule."""
+    person = "" if control.trigger_person is None else f" person={control.trigger_person}"
+    return (f"mode={control.mode} intensity={control.intensity:.3f} gentle={control.gentle}"
+            f"{person} rule={control.rule!r}")

@@ -45,18 +45,31 @@ def message_to_dict(message: Any) -> dict[str, Any]:
 
 
 def _summary(message: Any) -> str:
-    from runtime.messages import Control
+    """One line for ``message``: a control's state, a feature's level, else the body; a
+    person's id first (``[P01]``: whose feature, whose features triggered the control)."""
+    from runtime.messages import Control, Decision, Feature
 
-    control = message.data
-    if isinstance(control, Control):
-        return (
-            f"intensity={control.intensity:.3f} gentle={control.gentle} "
-            f"mode={control.mode} rule={control.rule!r}"
+    data = message.data
+    person = None
+    if isinstance(data, Feature):
+        person = data.person
+    elif isinstance(data, Control | Decision):
+        person = data.trigger_person
+    prefix = "" if person is None else f"[{person}] "
+    if isinstance(data, Control):
+        return prefix + (
+            f"intensity={data.intensity:.3f} gentle={data.gentle} "
+            f"mode={data.mode} rule={data.rule!r}"
         )
+    if isinstance(data, Feature):
+        level = "n/a" if data.level is None else f"{data.level:.3f}"
+        reason = "" if data.valid else f" reason={data.reason!r}"
+        return prefix + f"{data.kind}={level} valid={data.valid} time_s={data.time_s:.3f}{reason}"
     if message.array is not None:
         return f"array {message.array.dtype} {tuple(message.array.shape)}"
     text = json.dumps(message.body, default=str)  # printed as received, not read
-    return text if len(text) < 160 else text[:157] + "..."
+    text = text if len(text) < 160 else text[:157] + "..."
+    return prefix + text
 
 
 def _handle(args: argparse.Namespace) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runtime.controller._policy import CONFLICT_OPTIONS, ControlPolicy, Mode, PolicyOutput
-from runtime.controller._settings import ControllerSettings
+from runtime.controller._settings import ControllerSettings, GroupSettings
 from runtime.resolver import DecisionStep
 
 
@@ -22,6 +22,7 @@ __all__ = [
     "CONFLICT_OPTIONS",
     "ControlPolicy",
     "ControllerSettings",
+    "GroupSettings",
     "Mode",
     "PolicyOutput",
     "make_decision_step",

@@ -40,17 +40,28 @@ class ChannelView:
 
 
 @dataclass
+class PersonFeatures:
+    """One person's newest attention and stress (a group session)."""
+
+    attention: AttentionFeature | None = None
+    stress: StressFeature | None = None
+
+
+@dataclass
 class MonitorState:
     """The latest of everything the monitor displays.
 
     ``decisions`` are (publish time, decision), newest first; ``components`` the latest
-    status of each component. A supervisor's restart report (a status with ``error``) only
-    changes the state and error of the component's last status, so its counters stay shown.
+    status of each component. ``attention`` and ``stress`` are the newest of anyone's;
+    ``people`` the newest of each named person's (a group session), by id. A supervisor's
+    restart report (a status with ``error``) only changes the state and error of the
+    component's last status, so its counters stay shown.
     """
 
     endpoint: str = ""
     attention: AttentionFeature | None = None
     stress: StressFeature | None = None
+    people: dict[str, PersonFeatures] = field(default_factory=dict)
     control: Control | None = None
     control_received_at: float | None = None
     decisions: deque[tuple[float, Decision]] = field(default_factory=lambda: deque(maxlen=4))
@@ -76,8 +87,12 @@ class MonitorState:
         if isinstance(data, AttentionFeature):
             self.attention = data
             self._channel_quality(data)
+            if data.person is not None:
+                self._person(data.person).attention = data
         elif isinstance(data, StressFeature):
             self.stress = data
+            if data.person is not None:
+                self._person(data.person).stress = data
         elif isinstance(data, Control):
             self.control = data
             self.control_received_at = now
@@ -97,6 +112,9 @@ class MonitorState:
         elif (isinstance(data, RawChunk) and message.topic == "raw.eeg"
               and message.array is not None):
             self._raw_chunk(data, np.asarray(message.array, dtype=np.float64))
+
+    def _person(self, person: str) -> PersonFeatures:
+        return self.people.setdefault(person, PersonFeatures())
 
     @staticmethod
     def _merged_status(

@@ -45,12 +45,25 @@ def _age(then: float | None, now: float) -> str:
     return "never" if then is None else f"{max(0.0, now - then):.1f} s ago"
 
 
+#: Most people listed one by one in the features panel (the screen stays ~30 rows).
+_PEOPLE_SHOWN = 8
+
+
 def _features_panel(state: MonitorState) -> Panel:
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold")
     grid.add_column()
-    grid.add_row("attention", _value(state.attention))
-    grid.add_row("stress", _value(state.stress))
+    if state.people:  # a group session: each person's own levels
+        for person in sorted(state.people)[:_PEOPLE_SHOWN]:
+            features = state.people[person]
+            grid.add_row(f"{person} attention", _value(features.attention))
+            grid.add_row(f"{person} stress", _value(features.stress))
+        if len(state.people) > _PEOPLE_SHOWN:
+            grid.add_row("", Text(f"… and {len(state.people) - _PEOPLE_SHOWN} more people",
+                                  style="dim"))
+    else:
+        grid.add_row("attention", _value(state.attention))
+        grid.add_row("stress", _value(state.stress))
     stress = state.stress
     hr = None if stress is None else stress.hr_bpm
     rmssd = None if stress is None else stress.rmssd_ms
@@ -80,6 +93,8 @@ def _control_panel(state: MonitorState, now: float) -> Panel:
         grid.add_row("mode", mode_text)
         grid.add_row("intensity", f"{c.intensity:.3f}")
         grid.add_row("gentle", Text("ON", style="yellow") if c.gentle else "off")
+        if c.trigger_person is not None:
+            grid.add_row("triggered by", Text(c.trigger_person, style="bold"))
         grid.add_row("rule", Text(c.rule, overflow="fold"))
     return Panel(grid, title="control", border_style="green")
 
@@ -151,7 +166,8 @@ def _events_panel(state: MonitorState) -> Panel:
     table.add_column(overflow="fold")
     for published, d in state.decisions:
         when = datetime.fromtimestamp(published).strftime("%H:%M:%S")
-        table.add_row(when, f"decision: {d.option} ({d.resolver}) {d.explanation[:60]}")
+        who = "" if d.trigger_person is None else f" [{d.trigger_person}]"
+        table.add_row(when, f"decision{who}: {d.option} ({d.resolver}) {d.explanation[:60]}")
     for m in state.markers:
         when = datetime.fromtimestamp(m.time).strftime("%H:%M:%S")
         table.add_row(when, f"marker: {m.label} ({m.value})")

@@ -1,0 +1,89 @@
+"""`kintsugi watch` and `kintsugi status` show whose features and controls they print
+(issue 21.1/21.4): a [P01] prefix, a person= field; nothing for a single-person session."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from runtime.bus import BusPublisher
+from runtime.cli import main
+from runtime.messages import AttentionFeature, Control, DaemonStatus, StressFeature
+
+GENTLE = Control(intensity=1.0, gentle=True, rule="gentle: stress 0.85 (P02) > 0.7",
+                 safe=False, mode="gentle", seq=3, ttl_s=60.0, issued_at=time.time(),
+                 expires_at=time.time() + 60.0, trigger_person="P02")
+
+
+def _publish_until_forwarded(broker, publisher: BusPublisher, bodies) -> None:
+    end = time.monotonic() + 3
+    while broker.stats.forwarded < len(bodies) and time.monotonic() < end:
+        for topic, body in bodies:
+            publisher.publish(topic, body)
+        time.sleep(0.05)
+
+
+def test_watch_prefixes_features_and_controls_with_their_person(broker, capsys):
+    publisher = BusPublisher(broker.publish_endpoint, "test")
+    attention = AttentionFeature(
+        sample_index=1000, time_s=4.0, window_s=2.0, hop_s=0.25, valid=True, calibrated=True,
+        reason="", quality=1.0, attention=0.62, person="P01")
+    single = StressFeature(
+        sample_index=1000, time_s=4.0, window_s=20.0, hop_s=0.25, valid=False,
+        calibrated=False, reason="calibrating", quality=0.0)
+    try:
+        _publish_until_forwarded(broker, publisher, [("control", GENTLE)])
+        code = main(["watch", "", "--count", "1", "--timeout", "5",
+                     "--endpoint", broker.subscribe_endpoint])
+        assert code == 0
+        out = capsys.readouterr().out
+        assert "[P02] intensity=1.000 gentle=True mode=gentle rule=" in out
+        def publish_later():
+            time.sleep(0.5)
+            for _ in range(20):
+                publisher.publish("features.attention", attention)
+                publisher.publish("features.stress", single)
+                time.sleep(0.05)
+
+        thread = threading.Thread(target=publish_later)
+        thread.start()
+        code = main(["watch", "features", "--count", "2", "--timeout", "5",
+                     "--endpoint", broker.subscribe_endpoint])
+        thread.join()
+    finally:
+        publisher.close()
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    named = next(line for line in lines if line.startswith("features.attention"))
+    unnamed = next(line for line in lines if line.startswith("features.stress"))
+    assert named.endswith("[P01] attention=0.620 valid=True time_s=4.000")
+    # a single-person feature: no prefix
+    assert unnamed.endswith(" stress=n/a valid=False time_s=4.000 reason='calibrating'")
+    assert "[" not in unnamed
+
+
+def test_status_shows_the_newest_control_and_who_triggered_it(broker, capsys):
+    publisher = BusPublisher(broker.publish_endpoint, "daemon")
+    daemon = DaemonStatus(component="daemon", state="running",
+                          publish_endpoint=broker.publish_endpoint,
+                          subscribe_endpoint=broker.subscribe_endpoint)
+    try:
+        _publish_until_forwarded(broker, publisher, [("status.daemon", daemon),
+                                                     ("control", GENTLE)])
+        code = main(["status", "--timeout", "3", "--endpoint", broker.subscribe_endpoint])
+        assert code == 0
+        out = capsys.readouterr().out
+        assert ("control            mode=gentle intensity=1.000 gentle=True person=P02 "
+                "rule='gentle: stress 0.85 (P02) > 0.7'") in out
+        unnamed = Control(intensity=1.5, gentle=False, rule="intensify", safe=False,
+                          mode="intensify", seq=4, ttl_s=60.0, issued_at=time.time(),
+                          expires_at=time.time() + 60.0)
+        publisher.publish("control", unnamed)
+        time.sleep(0.3)
+        code = main(["status", "--json", "--timeout", "3",
+                     "--endpoint", broker.subscribe_endpoint])
+    finally:
+        publisher.close()
+    assert code == 0
+    out = capsys.readouterr().out
+    assert '"mode": "intensify"' in out and "trigger_person" not in out
