@@ -43,8 +43,10 @@ __all__ = [
     "feature_view",
 ]
 
-FEATURE_FIELDS = ("kind", "sample_index", "time_s", "level", "valid", "reason")
-CONTROL_FIELDS = ("seq", "mode", "intensity", "gentle", "rule", "safe", "trigger", "time_s")
+FEATURE_FIELDS = ("kind", "person", "sample_index", "time_s", "level", "valid", "reason")
+CONTROL_FIELDS = (
+    "seq", "mode", "intensity", "gentle", "rule", "safe", "trigger", "trigger_person", "time_s",
+)
 #: Decision fields that are wall-clock measurements, not behaviour.
 DECISION_IGNORED = ("latency_ms",)
 STREAMS = ("features", "controls", "decisions")

@@ -72,6 +72,20 @@ def test_a_changed_intensity_is_named_with_its_data_time_and_both_values():
         "controls #5 (data time 1.250 s): intensity is 1.0 in A and 1.25 in B")
 
 
+def test_who_triggered_a_control_and_whose_feature_it_is_are_compared():
+    """In a group session the same mode triggered by another person is a difference."""
+    a, b = _session(), _session()
+    assert compare_loaded(a, b).matched
+    b.control[3] = replace(b.control[3], data=replace(b.control[3].data, trigger_person="P02"))
+    d = compare_loaded(a, b).difference
+    assert (d.stream, d.index, d.field, d.reference, d.other) == (
+        "controls", 3, "trigger_person", None, "P02")
+    b = _session()
+    b.features[2] = replace(b.features[2], data=replace(b.features[2].data, person="P01"))
+    d = compare_loaded(a, b).difference
+    assert (d.stream, d.index, d.field, d.other) == ("features", 2, "person", "P01")
+
+
 def test_a_missing_control_is_a_difference():
     a, b = _session(), _session()
     del b.control[3]
