@@ -35,7 +35,7 @@ TARGET_PCT = 1.0
 CPU_BLOCK_STEPS = 100
 CPU_BLOCK_WARM_STEPS = 10
 #: Rounds (pairs per variant) of the process-CPU A/B.
-CPU_ROUNDS_QUICK, CPU_ROUNDS_FULL = 8, 30
+CPU_ROUNDS_QUICK, CPU_ROUNDS_FULL = 6, 30
 #: Training forwards before measuring: GoldenRepair's statistics interval ramps with the
 #: forwards it has checked (``max(1, n // 16)``) and reaches its steady 128 at 2048.
 REPAIR_WARMUP_STEPS = 2100
