@@ -170,8 +170,9 @@ class FaultyForward:
 
     ``kind``: ``nan``, ``inf``, ``spike_1e4``/``spike_1e6`` (the value ±1e4/±1e6), or None
     (a counter only). Set :attr:`step` before each training step; a fault fires when the
-    module is training and ``step`` is in ``steps``; :attr:`fired` lists the steps it hit
-    and :attr:`injected` counts the elements it corrupted.
+    module is training and ``step`` is in ``steps``; :attr:`fired` lists the steps it hit,
+    :attr:`injected` counts the elements it corrupted and :attr:`last_where` holds the flat
+    indices it corrupted last.
     """
 
     def __init__(
@@ -190,6 +191,7 @@ class FaultyForward:
         self.step = -1
         self.fired: list[int] = []
         self.injected = 0
+        self.last_where: torch.Tensor | None = None
         self.elements = 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -204,6 +206,7 @@ class FaultyForward:
         count = max(1, int(flat.numel() * FAULT_SHARE))
         self.injected += count
         where = torch.randperm(flat.numel(), generator=self.generator)[:count]
+        self.last_where = where
         sign = torch.randint(0, 2, (count,), generator=self.generator).float() * 2 - 1
         if self.kind == "nan":
             values = torch.full((count,), math.nan)
@@ -214,6 +217,48 @@ class FaultyForward:
         flat = flat.clone()
         flat[where] = values.to(flat.dtype)
         return flat.view_as(out)
+
+
+class SpikeAudit:
+    """Counts the injected spike values a GoldenRepair left beyond its threshold band.
+
+    Forward hooks on the faulted module, active at the steps its :class:`FaultyForward`
+    fires: before the forward they copy the repair's running statistics (the ones its check
+    uses), after it (module hooks see the repaired output) they take the z-score of each
+    corrupted element and count those with |z| above the repair's threshold. The standard
+    deviation is floored as GoldenRepair floors it (``_repair_detect.refresh_scale``).
+    """
+
+    def __init__(self, module: nn.Module, name: str, fault: FaultyForward, repair: Any) -> None:
+        self.fault = fault
+        self.repair = repair
+        self.name = name
+        self.feature_dim = 1 if isinstance(module, nn.modules.conv._ConvNd) else -1
+        self.stats: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.audited = 0  # injected spike values looked at
+        self.left = 0  # of those, still beyond the threshold band after the repair
+        module.register_forward_pre_hook(self._before)
+        module.register_forward_hook(self._after)
+
+    def _before(self, module: nn.Module, args: Any) -> None:
+        fault = self.fault
+        if module.training and fault.step in fault.steps and fault.step not in fault.fired:
+            self.stats = self.repair.running_stats(self.name)
+
+    def _after(self, module: nn.Module, args: Any, out: torch.Tensor) -> None:
+        if self.stats is None:
+            return
+        mean, var = self.stats
+        self.stats = None
+        std = torch.maximum(var, var.mean() * 1e-4 + 1e-8).sqrt()
+        shape = [1] * out.dim()
+        shape[self.feature_dim] = -1
+        where = self.fault.last_where
+        centre = mean.view(shape).expand_as(out).reshape(-1)[where]
+        spread = std.view(shape).expand_as(out).reshape(-1)[where]
+        z = (out.detach().reshape(-1)[where] - centre) / spread
+        self.audited += where.numel()
+        self.left += int((z.abs() > self.repair.threshold * (1 + 1e-4)).sum())
 
 
 def install_faults(

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from bench import bench_repair
-from bench._repair_tasks import FaultyForward, LearningRateBurst, install_faults
+from bench._repair_tasks import FaultyForward, LearningRateBurst, SpikeAudit, install_faults
 from runtime.training import GoldenRepair
 
 
@@ -54,6 +54,25 @@ def test_repair_sees_a_fault_installed_before_it():
     assert repair.summary()["modules"]["0"]["nonfinite"] == 10
 
 
+def test_spike_audit_counts_injected_spikes_left_beyond_the_band():
+    """Repaired, the 1e6 values land on the band's edge (none left); with the repair
+    removed, the same fault passes and every injected value is counted."""
+    model = make_mlp()
+    (wrapper,) = install_faults(model, ["0"], "0", "spike_1e6", steps=[25, 26], seed=1)
+    repair = GoldenRepair(model, ["0"])
+    audit = SpikeAudit(model[0], "0", wrapper, repair)
+    generator = torch.Generator().manual_seed(0)
+    for step in range(26):  # 20 warm-up forwards, then the fault at step 25
+        wrapper.step = step
+        model(torch.randn(10, 8, generator=generator))
+    assert (audit.audited, audit.left) == (10, 0)
+    assert repair.summary()["spikes"] == 10
+    repair.remove()
+    wrapper.step = 26
+    model(torch.randn(10, 8, generator=generator))
+    assert (audit.audited, audit.left) == (20, 10)
+
+
 def test_fault_kind_is_checked():
     with pytest.raises(ValueError, match="'kind'"):
         FaultyForward(nn.Linear(2, 2), "zeros", [], 0)
@@ -83,7 +102,9 @@ def test_tiny_run_reports_every_key_finite():
     for prefix in ("repair_rescue_rate", "repair_rescue_rate_without",
                    "repair_rescue_rate_intensity_1_5", "repair_rescue_rate_gentle"):  # fmt: skip
         keys += [prefix] + [f"{prefix}_{kind}" for kind in bench_repair.FAULT_KINDS]
-    keys += ["repair_clean_quality_spread_pct_digits_mlp", "repair_spikes_replaced_share"]
+    keys += ["repair_clean_quality_spread_pct_digits_mlp"]
+    for suffix in ("", "_intensity_1_5", "_gentle"):
+        keys += [f"repair_spikes_left{suffix}", f"repair_spikes_audited{suffix}"]
     for key in keys:
         assert math.isfinite(result[key]), key
     assert 0.0 <= result["repair_rescue_rate"] <= 1.0
