@@ -47,6 +47,9 @@ class RepairCounts(Body):
     per_module: dict[str, int] = field(default_factory=dict)
     nonfinite: int = 0
     outliers: int = 0
+    #: Of ``outliers``, those so far out that a blend would have left them outliers, set
+    #: to the edge of the threshold band instead (docs/vwpr.md, the spike rule).
+    spikes: int = 0
 
     @classmethod
     def read(cls, reader: FieldReader) -> dict[str, Any]:
@@ -55,6 +58,7 @@ class RepairCounts(Body):
             "per_module": reader.int_map("per_module", {}),
             "nonfinite": reader.integer("nonfinite", 0, low=0),
             "outliers": reader.integer("outliers", 0, low=0),
+            "spikes": reader.integer("spikes", 0, low=0),
         }
 
 

@@ -347,6 +347,7 @@ class Biofeedback:
                 per_module={n: m["nonfinite"] + m["outliers"] for n, m in modules.items()},
                 nonfinite=sum(m["nonfinite"] for m in modules.values()),
                 outliers=sum(m["outliers"] for m in modules.values()),
+                spikes=sum(m["spikes"] for m in modules.values()),
             )
             guard = GuardMargins(
                 identity_floor=summary["identity_floor"],

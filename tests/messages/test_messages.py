@@ -91,7 +91,7 @@ EXAMPLES: dict[type[Body], tuple[str, Body]] = {
         source_time=12.0, sample_time=1700000000.0,
     )),
     RepairCounts: ("model.status", RepairCounts(
-        total=5, per_module={"layer1": 3, "layer2": 2}, nonfinite=1, outliers=4,
+        total=5, per_module={"layer1": 3, "layer2": 2}, nonfinite=1, outliers=4, spikes=2,
     )),
     GuardMargins: ("model.status", GuardMargins(
         identity_floor=0.9, min_similarity=0.93, identity_margin=0.03,

@@ -208,3 +208,24 @@ def test_status_reaches_the_bus_as_a_model_status_through_a_real_client(broker):
     finally:
         publisher.close()
         subscriber.close()
+
+
+def test_model_status_counts_spikes_apart_from_ordinary_outliers():
+    """model.status carries the spike rule's count (a subset of outliers): one 1e6 value
+    is one outlier and one spike; a clean batch is neither."""
+    from tests.training._repair_helpers import batch, run, warm_probe
+
+    model, repair = warm_probe(None)
+    source = ScriptedSource([make_control(0, 1.0)])
+    with Biofeedback(model, source, repair=repair, status_every=1000) as bf:
+        x = batch()
+        run(model, x, None)
+        clean = bf.status().repairs
+        spike = torch.zeros_like(x)
+        spike[1, 3] = 1e6 - x[1, 3]
+        run(model, x, spike)
+        spiked = bf.status().repairs
+    assert (clean.outliers, clean.spikes) == (0, 0)
+    assert (spiked.outliers, spiked.spikes, spiked.nonfinite) == (1, 1, 0)
+    assert ModelStatus.from_dict(bf.status().to_dict()).repairs.spikes == 0  # counters reset
+    repair.remove()
