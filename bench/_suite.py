@@ -383,8 +383,11 @@ def evaluate_targets(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def print_summary(report: dict[str, Any]) -> None:
-    """The headline figures, each beside its floor or peer, with its target and verdict."""
+SUMMARY_HEADER = ("figure", "value", "beside it (same run)", "target", "verdict")
+
+
+def summary_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """The summary's rows: each headline figure, its floor or peer, target and verdict."""
     targets = report["targets"]
     rows = []
     for key in SUMMARY_KEYS:
@@ -401,11 +404,31 @@ def print_summary(report: dict[str, Any]) -> None:
                 verdict,
             ]
         )
-    print_table(
-        "═══ kintsugi bench: summary ═══",
-        ["figure", "value", "beside it (same run)", "target", "verdict"],
-        rows,
+    return rows
+
+
+def markdown_summary(report: dict[str, Any]) -> str:
+    """The summary as a Markdown table with the run's machine and load, for the docs: the
+    docs' results table is this output of one run's JSON, not numbers copied by hand."""
+    lines = ["| " + " | ".join(SUMMARY_HEADER) + " |", "| --- | ---: | --- | --- | --- |"]
+    for row in summary_rows(report):
+        cells = [f"`{row[0]}`", format_value(row[1]), *(str(c) for c in row[2:])]
+        lines.append("| " + " | ".join(cells) + " |")
+    machine = report["machine"]
+    lines.append("")
+    lines.append(
+        f"{machine['cpu_model']}, {machine['cpus_usable']} cores; load average at start "
+        f"{machine['load_avg_1_5_15']}, at end {report['load_avg_end']}; total "
+        f"{report['total_s']:.0f} s; modules that failed: "
+        f"{', '.join(n for n, m in report['modules'].items() if m['error']) or 'none'}."
     )
+    return "\n".join(lines) + "\n"
+
+
+def print_summary(report: dict[str, Any]) -> None:
+    """The headline figures, each beside its floor or peer, with its target and verdict."""
+    rows = summary_rows(report)
+    print_table("═══ kintsugi bench: summary ═══", list(SUMMARY_HEADER), rows)
     failed = [n for n, m in report["modules"].items() if m["error"]]
     if failed:
         print(f"modules that failed: {', '.join(failed)}")

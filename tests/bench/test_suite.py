@@ -250,3 +250,31 @@ def test_free_tcp_port_never_hands_out_a_port_twice():
     ports = [free_tcp_port() for _ in range(300)]
     assert len(set(ports)) == len(ports)
     assert all(1024 <= p <= 65535 for p in ports)
+
+
+def test_the_markdown_summary_is_the_runs_own_figures_with_verdicts(tmp_path, capsys):
+    from bench._suite import evaluate_targets, markdown_summary
+    from bench.render import main as render_main
+
+    values = {"e2e_p50_ms": 7.25, "floor_p50_ms": 0.5, "repair_spikes_left": 0}
+    report = {
+        **values,
+        "targets": evaluate_targets(values),
+        "modules": {"e2e": {"error": None}, "repair": {"error": "timed out after 180 s"}},
+        "machine": {"cpu_model": "CPU X", "cpus_usable": 2, "load_avg_1_5_15": [0.1, 0.2, 0.3]},
+        "load_avg_end": [1.0, 0.5, 0.2],
+        "total_s": 61.0,
+    }
+    text = markdown_summary(report)
+    rows = {line.split(" | ")[0].strip("| `"): line for line in text.splitlines()
+            if line.startswith("| `")}
+    assert set(rows) == {"e2e_p50_ms", "repair_spikes_left"}  # only what the run measured
+    assert rows["e2e_p50_ms"] == (
+        "| `e2e_p50_ms` | 7.25 | raw pyzmq, same hops 0.50 | <= 5 | MISSED |")
+    assert rows["repair_spikes_left"].endswith("| <= 0 | ok |")
+    assert "modules that failed: repair." in text
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(report))
+    assert render_main([str(path)]) == 0 and capsys.readouterr().out == text
+    path.write_text("{}")
+    assert render_main([str(path)]) == 2
