@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-all demo demo-synthetic bench lint clean
+.PHONY: setup test test-slow-ci test-all demo demo-synthetic bench lint clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,14 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The slow tests that fit in CI's time: replay verified at speed 1, a training job's log
+# reproduced beside a replay, the clock estimate over 10 s of real time (≈ 2 min).
+SLOW_IN_CI = tests/lab/test_verify.py tests/training/test_session_log_replay.py \
+	tests/clock/test_bus_exchange.py
+
+test-slow-ci: $(STAMP)
+	$(PY) -m pytest -q -m slow $(SLOW_IN_CI)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m "slow or not slow"
