@@ -278,3 +278,19 @@ def test_the_markdown_summary_is_the_runs_own_figures_with_verdicts(tmp_path, ca
     assert render_main([str(path)]) == 0 and capsys.readouterr().out == text
     path.write_text("{}")
     assert render_main([str(path)]) == 2
+
+
+def test_a_noise_bound_overhead_is_neither_met_nor_missed():
+    from bench._suite import summary_rows
+
+    values = {"client_overhead_pct": 0.4, "client_overhead_noise_bound": True,
+              "client_overhead_pct_spread": 6.0, "training_step_ms": 3.5}
+    judged = evaluate_targets(values)["client_overhead_pct"]
+    assert judged["met"] is None and judged["noise_bound"] is True
+    report = {**values, "targets": evaluate_targets(values), "modules": {}}
+    (row,) = summary_rows(report)
+    assert row[-1] == "noise-bound" and "±6.00 pts" in row[2]
+    tight = {**values, "client_overhead_noise_bound": False}
+    assert evaluate_targets(tight)["client_overhead_pct"]["met"] is True
+    assert evaluate_targets({**tight, "client_overhead_pct": 1.4})["client_overhead_pct"][
+        "met"] is False
