@@ -166,9 +166,19 @@ class DriverStage:
         clock_preset = streams[0].preset if streams else None
         schedule = ReadSchedule(self.source.poll_interval_s)
         while not context.stop.is_set():
-            self._insert_markers(markers, board)
             chunks = board.read()  # DeviceLostError: the supervisor reconnects with backoff
             read_time = time.time()  # wall clock, as BrainFlow's timestamps (RawChunk.read_time)
+            for chunk in chunks:
+                samples[chunk.preset] = samples.get(chunk.preset, 0) + chunk.n_samples
+                for stream in streams:
+                    if stream.preset == chunk.preset:
+                        self._publish_chunk(publisher, stream, chunk, read_time)
+                if self.board_rows:
+                    self._publish_board_rows(publisher, chunk)
+                if chunk.preset == clock_preset:
+                    newest = float(chunk.data[chunk.layout.timestamp_row, -1])
+                    schedule.observe(newest, chunk.layout.sampling_rate)
+            self._insert_markers(markers, board)  # after the samples left: off their path
             now = time.monotonic()
             if chunks:
                 last_data = now
@@ -176,16 +186,6 @@ class DriverStage:
                     logger.info("driver: samples again after %s", state)
                     next_status = 0.0
                 state = "streaming"
-            for chunk in chunks:
-                samples[chunk.preset] = samples.get(chunk.preset, 0) + chunk.n_samples
-                if self.board_rows:
-                    self._publish_board_rows(publisher, chunk)
-                for stream in streams:
-                    if stream.preset == chunk.preset:
-                        self._publish_chunk(publisher, stream, chunk, read_time)
-                if chunk.preset == clock_preset:
-                    newest = float(chunk.data[chunk.layout.timestamp_row, -1])
-                    schedule.observe(newest, chunk.layout.sampling_rate)
             silent_s = now - last_data
             if state == "streaming" and silent_s > self.source.stall_timeout_s:
                 state = "ended" if _playback_ended(board, samples) else "stalled"
@@ -199,7 +199,8 @@ class DriverStage:
             if now >= next_status:
                 self._status(publisher, state, board, samples, since_data_s=now - last_data)
                 next_status = now + self.status_interval_s
-            wait_s = schedule.next_read(read_time) - time.time()
+            wall = time.time()
+            wait_s = schedule.next_read(wall) - wall
             if wait_s > 0:
                 context.stop.wait(min(wait_s, self.source.poll_interval_s))
 
