@@ -202,7 +202,7 @@ class DriverStage:
             wall = time.time()
             wait_s = schedule.next_read(wall) - wall
             if wait_s > 0:
-                context.stop.wait(min(wait_s, self.source.poll_interval_s))
+                context.stop.wait(min(wait_s, 2 * self.source.poll_interval_s))
 
     @staticmethod
     def _insert_markers(markers: BusSubscriber, board: BrainFlowSource) -> None:

@@ -13,7 +13,14 @@ from runtime.bus import BusSubscriber
 from runtime.config import SourceConfig
 from runtime.messages import RawChunk
 from runtime.stages import DriverStage, StageContext, SupervisedStage
-from runtime.stages._read_schedule import READ_MARGIN_S, ReadSchedule
+from runtime.stages._read_schedule import (
+    MARGIN_STEP_DOWN_S,
+    MARGIN_STEP_UP_S,
+    MAX_READ_MARGIN_S,
+    MIN_READ_MARGIN_S,
+    READ_MARGIN_S,
+    ReadSchedule,
+)
 
 PERIOD_S = 1 / 250  # the synthetic board's rate
 
@@ -42,6 +49,40 @@ def test_a_read_moves_to_just_after_the_next_sample_due_on_the_host_clock():
     assert schedule.next_read(100.0) == pytest.approx(100.0192, abs=1e-9)
 
 
+def test_a_read_that_finds_its_sample_narrows_the_margin():
+    schedule = ReadSchedule(0.02, margin_s=0.0005)
+    schedule.observe(99.9987, 250.0)
+    assert schedule.next_read(100.0) == pytest.approx(100.0192, abs=1e-9)  # aims at 100.0187
+    schedule.observe(100.0188, 250.0)  # the sample due at 100.0187 was there
+    margin = 0.0005 - MARGIN_STEP_DOWN_S
+    assert schedule.next_read(100.0195) == pytest.approx(100.0388 + margin, abs=1e-9)
+    assert schedule.margin_s == pytest.approx(margin, abs=1e-12)
+    assert schedule.misses == 0
+
+
+def test_a_read_that_misses_its_sample_widens_the_margin_and_counts_a_miss():
+    schedule = ReadSchedule(0.02, margin_s=0.0005)
+    schedule.observe(99.9987, 250.0)
+    schedule.next_read(100.0)  # aims at the sample due at 100.0187
+    schedule.observe(100.0147, 250.0)  # only the one before it had come
+    schedule.next_read(100.0195)
+    assert schedule.margin_s == pytest.approx(0.0005 + MARGIN_STEP_UP_S, abs=1e-12)
+    assert schedule.misses == 1
+
+
+@pytest.mark.parametrize(("late", "bound"), [(False, MIN_READ_MARGIN_S), (True, MAX_READ_MARGIN_S)])
+def test_the_margin_stays_within_its_bounds(late, bound):
+    schedule = ReadSchedule(0.02)
+    now, newest = 100.0, 99.999
+    for _ in range(1000):
+        schedule.observe(newest, 250.0)
+        target = schedule.next_read(now)
+        now = target
+        # The sample aimed at came (stamped at its due time) or had not come yet.
+        newest = target - schedule.margin_s - (PERIOD_S if late else 0.0)
+    assert schedule.margin_s == pytest.approx(bound, abs=1e-12)
+
+
 @pytest.mark.parametrize("phase", np.linspace(0.0, PERIOD_S, 9, endpoint=False))
 def test_an_aligned_read_stays_within_half_a_sample_period_of_its_nominal_time(phase):
     schedule = ReadSchedule(0.02, margin_s=READ_MARGIN_S)
@@ -66,6 +107,9 @@ def test_reads_are_not_moved_when_the_board_clock_cannot_be_followed(newest, fs,
     schedule = ReadSchedule(0.02)
     schedule.observe(newest, fs)
     assert schedule.next_read(100.0) == pytest.approx(100.02, abs=1e-12), why
+    schedule.observe(newest, fs)
+    assert schedule.next_read(100.02) == pytest.approx(100.04, abs=1e-12), why
+    assert schedule.margin_s == READ_MARGIN_S and schedule.misses == 0  # nothing aimed at
 
 
 def test_the_driver_reads_the_synthetic_board_just_after_its_samples_arrive(broker):
