@@ -61,8 +61,14 @@ class ControlStamps:
     client_receive: float
     applied: float | None = None
 
-    def with_applied(self, applied_at: float) -> ControlStamps:
-        return replace(self, applied=applied_at)
+    def with_applied(
+        self, applied_at: float, client_received: float | None = None
+    ) -> ControlStamps:
+        """These stamps applied at ``applied_at``; ``client_received`` (the job's own
+        client's receive time, from ``model.status``) replaces the bench subscriber's."""
+        if client_received is None:
+            return replace(self, applied=applied_at)
+        return replace(self, applied=applied_at, client_receive=client_received)
 
 
 def stage_parts_ms(stamps: ControlStamps) -> dict[str, float]:

@@ -20,8 +20,8 @@ estimate published (feature stage, including the estimate) → control published
 From the sample's own clock (``bench/_latency.py``): ``board_to_applied_*`` starts at the
 BrainFlow timestamp of the newest sample the applied control rests on, and the
 ``stage_*_ms`` keys split it per sample into board buffer and poll, driver → bus, features,
-controller, bus → client (this process's subscriber on the same broker; the job's client
-does not report when it received a control) and client → applied step; the parts sum to
+controller, bus → client (the job's own client: ``model.status`` reports when it received
+the applied control, ``control.received_at``) and client → applied step; the parts sum to
 the whole per sample before percentiles.
 """
 
@@ -137,10 +137,11 @@ def measure(seconds: float) -> dict[str, Any]:
                 if not isinstance(data, ModelStatus):
                     continue
                 sample_time = data.control.sample_time if data.control is not None else None
+                client_received = data.control.received_at if data.control is not None else None
                 applied_at = data.applied_at
                 steps.append((data.step, time.perf_counter()))
                 if sample_time is not None and applied_at is not None:
-                    applied.setdefault(sample_time, applied_at)
+                    applied.setdefault(sample_time, (applied_at, client_received))
         finally:
             job.kill()
             job.wait(10)
@@ -149,10 +150,16 @@ def measure(seconds: float) -> dict[str, Any]:
             subscriber.close()
     # Each sample_time's first application; drop the first, which may predate the job.
     first_applied = sorted(applied.items())[1:]
-    latencies = [(a - s) * 1e3 for s, a in first_applied]
-    # The same applications from the board's clock: the stamps of the sample each rests on.
+    latencies = [(a - s) * 1e3 for s, (a, _) in first_applied]
+    # The same applications from the board's clock: the stamps of the sample each rests on,
+    # with the job's own client's receive time where its model.status reports it.
     by_sample_time = {row.driver_publish: row for row in log.rows}
-    rows = [by_sample_time[s].with_applied(a) for s, a in first_applied if s in by_sample_time]
+    rows = [
+        by_sample_time[s].with_applied(a, client_received=r)
+        for s, (a, r) in first_applied
+        if s in by_sample_time
+    ]
+    job_receive_known = sum(r is not None for _, (_, r) in first_applied)
     step_ms = float("nan")
     if len(steps) > 1:
         step_ms = (steps[-1][1] - steps[0][1]) / max(1, steps[-1][0] - steps[0][0]) * 1e3
@@ -163,6 +170,9 @@ def measure(seconds: float) -> dict[str, Any]:
         **summarise_ms([(r.client_receive - r.board) * 1e3 for r in log.rows], "board_to_received"),
         **summarise_stages(rows, applied=True),
         "stage_incomplete_n": log.incomplete,
+        # How many applied rows split bus → client at the job's own client (model.status
+        # control.received_at); the rest at this process's subscriber.
+        "stage_job_receive_n": job_receive_known,
         **summarise_ms(received, "sample_to_received"),
         **{
             k: v
@@ -227,7 +237,8 @@ def run(quick: bool, smoke: bool = False) -> dict[str, Any]:
     )
     print(
         f"parts sum to the whole within {r['stage_sum_max_error_ms']:.1e} ms; "
-        f"controls without complete stamps: {r['stage_incomplete_n']}",
+        f"controls without complete stamps: {r['stage_incomplete_n']}; bus → client split at "
+        f"the job's own client for {r.get('stage_job_receive_n', 0)} of {r['board_to_applied_n']}",
         flush=True,
     )
     return result

@@ -67,6 +67,8 @@ class ControlClient:
         self._curve = keys if isinstance(keys, CurveKeys | None) else CurveKeys.load(keys, key_name)
         self._latest: Control = safe_control("no-control-yet")
         self._received_at: float | None = None
+        #: seq → time.time() when this client received that control (the newest 64).
+        self._received_times: collections.OrderedDict[int, float] = collections.OrderedDict()
         self._reports: collections.deque[ModelStatus | dict[str, Any]] = collections.deque(
             maxlen=report_queue
         )
@@ -88,6 +90,12 @@ class ControlClient:
         """The latest valid control, or the safe state when there is none or it has expired."""
         control = self._latest
         return expire(control, now) if control.expired(now) else control
+
+    def received_time(self, seq: int) -> float | None:
+        """When this client received the control with ``seq`` (``time.time()``), or None
+        for one it did not receive or no longer remembers (it keeps the newest 64): what
+        ``model.status`` reports as the applied control's ``received_at``."""
+        return self._received_times.get(seq)
 
     def is_live(self, now: float | None = None) -> bool:
         """True when control from the daemon is held and has not expired."""
@@ -226,6 +234,9 @@ class ControlClient:
     def _accept(self, control: Control) -> None:
         """Hold ``control`` (already validated by the subscriber: a malformed control body
         is rejected there, counted in its ``stats.rejected`` and logged once per kind)."""
-        self._latest = control
         self._received_at = time.time()
+        self._received_times[control.seq] = self._received_at
+        while len(self._received_times) > 64:
+            self._received_times.popitem(last=False)
+        self._latest = control
         self.received += 1

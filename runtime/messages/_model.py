@@ -24,10 +24,14 @@ class AppliedControl(Body):
     issued_at: float = 0.0
     source_time: float | None = None
     sample_time: float | None = None
+    #: When the job's client received this control (``time.time()``; None: not known, e.g.
+    #: a control source that does not say): splits bus → client from client → applied.
+    received_at: float | None = None
 
     @classmethod
     def read(cls, reader: FieldReader) -> dict[str, Any]:
         return {
+            "received_at": reader.number("received_at", None, optional=True),
             "seq": reader.integer("seq", -1, low=-1),
             "intensity": reader.number("intensity", 1.0, low=0.0),
             "gentle": reader.boolean("gentle", True),

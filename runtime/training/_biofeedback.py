@@ -327,6 +327,14 @@ class Biofeedback:
             hook(control)
 
     # ---------------------------------------------------------------------------- status
+    def _received_time(self, seq: int) -> float | None:
+        """When the client received control ``seq``, if it is a client that knows."""
+        received_time = getattr(self.client, "received_time", None)
+        if not callable(received_time) or seq < 0:
+            return None
+        value = received_time(seq)
+        return float(value) if isinstance(value, int | float) else None
+
     def status(self) -> ModelStatus:
         """The ``model.status`` report: step, control applied and when, repairs, guard margins.
 
@@ -373,6 +381,7 @@ class Biofeedback:
                 issued_at=control.issued_at,
                 source_time=control.source_time,
                 sample_time=control.sample_time,
+                received_at=self._received_time(control.seq),
             ),
             applied_at=self.applied_at,
             applied_step=self.applied_step,

@@ -309,3 +309,25 @@ def test_with_raise_thread_errors_set_a_thread_failure_reaches_the_test(broker, 
             assert client.current().safe  # nothing was accepted
     finally:
         publisher.close()
+
+
+def test_the_client_remembers_when_it_received_each_control(broker):
+    """received_time(seq) is the wall clock at receipt, between the publish and the read;
+    a seq never received is None, and only the newest 64 are kept."""
+    publisher = BusPublisher(broker.publish_endpoint, "controller")
+    try:
+        with ControlClient(broker.subscribe_endpoint, publish_endpoint=None) as client:
+            assert client.received_time(0) is None
+            sent = {}
+            for seq in range(70):
+                before = time.time()
+                publisher.publish("control", _control(1.0 + seq / 100, seq=seq))
+                assert _wait_for(lambda s=seq: client.current().seq == s, 3.0)
+                sent[seq] = (before, time.time())
+            for seq in (6, 40, 69):
+                before, after = sent[seq]
+                assert before <= client.received_time(seq) <= after
+            assert client.received_time(5) is None  # the oldest are forgotten
+            assert client.received_time(70) is None
+    finally:
+        publisher.close()

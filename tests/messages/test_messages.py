@@ -88,7 +88,7 @@ EXAMPLES: dict[type[Body], tuple[str, Body]] = {
     Probe: ("lab.probe", Probe(component="recorder")),
     AppliedControl: ("model.status", AppliedControl(
         seq=8, intensity=1.25, gentle=False, safe=False, rule="hold", issued_at=99.0,
-        source_time=12.0, sample_time=1700000000.0,
+        source_time=12.0, sample_time=1700000000.0, received_at=1700000000.004,
     )),
     RepairCounts: ("model.status", RepairCounts(
         total=5, per_module={"layer1": 3, "layer2": 2}, nonfinite=1, outliers=4, spikes=2,

@@ -229,3 +229,18 @@ def test_model_status_counts_spikes_apart_from_ordinary_outliers():
     assert (spiked.outliers, spiked.spikes, spiked.nonfinite) == (1, 1, 0)
     assert ModelStatus.from_dict(bf.status().to_dict()).repairs.spikes == 0  # counters reset
     repair.remove()
+
+
+def test_model_status_says_when_the_client_received_the_applied_control():
+    """AppliedControl.received_at comes from a source that knows (ControlClient's
+    received_time); a source that does not say leaves it None."""
+
+    class Remembering(ScriptedSource):
+        def received_time(self, seq: int) -> float | None:
+            return 1000.0 + seq
+
+    model = small_model()
+    with Biofeedback(model, Remembering([make_control(3, 1.2)]), repair=False) as bf:
+        assert bf.status().control.received_at == 1003.0
+    with Biofeedback(model, ScriptedSource([make_control(3, 1.2)]), repair=False) as bf:
+        assert bf.status().control.received_at is None
