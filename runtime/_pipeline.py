@@ -6,7 +6,9 @@ a replay's watcher), and a *source* that publishes ``raw.*`` (the driver stage, 
 stand-in in its place). The source runs under the name ``driver``, so it reports on
 ``status.driver`` as the driver does. Subscribers start first and are confirmed at the
 broker before the source starts, so no sample is published before the feature stage can
-receive it.
+receive it. ``[daemon] stages`` says which of the built-in stages run (a hub has no source;
+a sensor host only the source, which publishes to the hub through an
+:class:`~runtime.bus.UplinkPublisher` and waits for the hub before it starts).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import zmq
 
+from runtime.bus import BusPublisher, PersonPublisher, UplinkPublisher
 from runtime.config import Config
 from runtime.errors import KintsugiError
 from runtime.stages import (
@@ -31,6 +35,8 @@ from runtime.stages import (
 
 __all__ = [
     "SOURCE_STAGE",
+    "AwaitHub",
+    "SourceStageContext",
     "StartupError",
     "build_stages",
     "start_subscribers",
@@ -51,9 +57,86 @@ class StartupError(KintsugiError):
     or a stage did not become ready."""
 
 
+@dataclass
+class SourceStageContext(StageContext):
+    """The source stage's context: its publisher stamps ``person`` on raw chunks and, on a
+    sensor host (``uplink``), keeps up to ``buffer_messages`` while the hub is away."""
+
+    person: str | None = None
+    uplink: bool = False
+    buffer_messages: int = 20_000
+
+    def publisher(self) -> BusPublisher:
+        """The source's publisher (call inside the stage's thread)."""
+        if self.uplink:
+            return UplinkPublisher(
+                self.publish_endpoint,
+                self.name,
+                context=self.zmq_context,
+                hwm=self.hwm,
+                curve=self.curve,
+                person=self.person,
+                buffer_messages=self.buffer_messages,
+            )
+        if self.person is not None:
+            return PersonPublisher(
+                self.publish_endpoint,
+                self.name,
+                person=self.person,
+                context=self.zmq_context,
+                hwm=self.hwm,
+                curve=self.curve,
+            )
+        return super().publisher()
+
+
+class AwaitHub:
+    """A sensor host's source stage: waits until the hub's broker answers, then runs
+    ``source``.
+
+    A hub that is unreachable at start (or while the driver restarts) makes the sensor wait
+    and log every ``log_every_s``, not fail: the driver's own start-up check of the bus
+    would give up after 10 s. The broker's answer is its cached ``status.broker``, which it
+    replays to every subscriber it admitted, so an unknown key waits for ever (logged).
+    """
+
+    def __init__(self, source: StageFunction, *, log_every_s: float = 5.0) -> None:
+        self.source = source
+        self.log_every_s = log_every_s
+
+    def __call__(self, context: StageContext) -> None:
+        probe = context.subscriber(("status.broker",))
+        started = time.monotonic()
+        next_log = started + self.log_every_s
+        try:
+            while not context.stop.is_set():
+                if probe.recv(timeout_s=0.2) is not None:
+                    break
+                if time.monotonic() >= next_log:
+                    next_log += self.log_every_s
+                    logger.warning(
+                        "sensor: no answer from the hub at %s for %.0f s (is it running, and "
+                        "is this host's key in its authorized/?); still trying",
+                        context.subscribe_endpoint,
+                        time.monotonic() - started,
+                    )
+            else:
+                return
+        finally:
+            probe.close()
+        logger.info("sensor: the hub at %s answered", context.subscribe_endpoint)
+        self.source(context)
+
+    def close(self) -> None:
+        """Release what the source opened (start-up failed before it ran)."""
+        close = getattr(self.source, "close", None)
+        if callable(close):
+            close()
+
+
 def build_stages(
     config: Config,
-    source: StageFunction,
+    source: StageFunction | None,
     *,
     publish_endpoint: str,
     subscribe_endpoint: str,
@@ -65,26 +148,39 @@ def build_stages(
 ) -> list[SupervisedStage]:
     """The supervised stages of one pipeline, in start order (the source last, not started).
 
-    ``source`` runs as :data:`SOURCE_STAGE`; ``extra_stages`` run beside the controller and
-    the feature stage. Every stage shares ``stop`` and the broker's endpoints; a stage that
-    raises is restarted with the backoff of ``[daemon]`` and reported to ``on_failure``.
+    Only the built-in stages ``[daemon] stages`` names are built; ``source`` runs as
+    :data:`SOURCE_STAGE` and is given exactly when ``driver`` is among them (None on a hub).
+    ``extra_stages`` run beside the controller and the feature stage. Every stage shares
+    ``stop`` and the broker's endpoints; a stage that raises is restarted with the backoff
+    of ``[daemon]`` and reported to ``on_failure``. On a sensor host (``[bus] connect``)
+    the endpoints are the hub's and the source waits for it (:class:`AwaitHub`).
     """
     interval_s = config.daemon.status_interval_s
+    wanted = config.daemon.stages
+    if (source is None) == (SOURCE_STAGE in wanted):
+        raise ValueError(
+            f"[daemon] stages = {list(wanted)!r} "
+            + ("runs the driver but no source was given" if source is None else
+               "has no driver, so no source stage can run")
+        )
     extra = dict(extra_stages or {})
     clash = sorted({"controller", "features", SOURCE_STAGE} & set(extra))
     if clash:
         raise ValueError(f"extra_stages {clash} take the name of a built-in stage; rename them")
-    functions: dict[str, StageFunction] = {
-        "controller": ControllerStage(config.controller, interval_s),
-        "features": FeatureStage(
+    functions: dict[str, StageFunction] = {}
+    if "controller" in wanted:
+        functions["controller"] = ControllerStage(config.controller, interval_s)
+    if "features" in wanted:
+        functions["features"] = FeatureStage(
             config.features, config.source, interval_s, baseline=config.session.baseline
-        ),
-        **extra,
-        SOURCE_STAGE: source,
-    }
+        )
+    functions.update(extra)
+    sensor = bool(config.bus.connect)
+    if source is not None:
+        functions[SOURCE_STAGE] = AwaitHub(source) if sensor else source
     stages = []
     for name, function in functions.items():
-        context = StageContext(
+        shared = dict(
             name=name,
             publish_endpoint=publish_endpoint,
             subscribe_endpoint=subscribe_endpoint,
@@ -92,6 +188,16 @@ def build_stages(
             hwm=config.bus.hwm,
             curve=curve,
             zmq_context=zmq_context,
+        )
+        context = (
+            SourceStageContext(
+                **shared,
+                person=config.source.person,
+                uplink=sensor,
+                buffer_messages=config.bus.uplink_buffer_messages,
+            )
+            if name == SOURCE_STAGE
+            else StageContext(**shared)
         )
         stages.append(
             SupervisedStage(
@@ -107,10 +213,11 @@ def build_stages(
 
 def start_subscribers(
     stages: Sequence[SupervisedStage], timeout_s: float = READY_TIMEOUT_S
-) -> SupervisedStage:
+) -> SupervisedStage | None:
     """Start every stage but the source and wait until each is ready; returns the source
-    (not started). Raises :class:`StartupError` naming a stage that was not ready in time."""
-    source = next(stage for stage in stages if stage.name == SOURCE_STAGE)
+    (not started; None on a hub, which has none). Raises :class:`StartupError` naming a
+    stage that was not ready in time."""
+    source = next((stage for stage in stages if stage.name == SOURCE_STAGE), None)
     others = [stage for stage in stages if stage is not source]
     for stage in others:
         stage.start()

@@ -18,9 +18,13 @@ from runtime.bus._endpoints import DEFAULT_PUBLISH_ENDPOINT, DEFAULT_SUBSCRIBE_E
 from runtime.controller._settings import ControllerSettings
 from runtime.errors import ConfigError
 from runtime.features import EegFeatureSettings, HeartFeatureSettings
+from runtime.messages._raw import person_id_problem
 
 BoardName = Literal["synthetic", "playback", "cyton", "cyton-daisy", "ganglion", "galea"]
 MasterBoardName = Literal["synthetic", "cyton", "cyton-daisy", "ganglion", "galea"]
+#: The daemon's built-in stages, as ``[daemon] stages`` names them.
+StageName = Literal["driver", "features", "controller"]
+ALL_STAGES: tuple[StageName, ...] = ("driver", "features", "controller")
 
 
 class _Section(BaseModel):
@@ -29,11 +33,42 @@ class _Section(BaseModel):
 
 class BusSettings(_Section):
     """``[bus]``: where the broker listens. Publishers connect to ``publish_endpoint``,
-    subscribers (clients, ``kintsugi watch``) to ``subscribe_endpoint``."""
+    subscribers (clients, ``kintsugi watch``) to ``subscribe_endpoint``.
+
+    ``connect`` makes this daemon a *sensor host* (docs/multi-host.md): no broker of its
+    own; its driver publishes to the hub's publish endpoint ``connect``
+    (``tcp://HUB:5591``) and reads markers from the same host at the port of
+    ``subscribe_endpoint``. ``keys`` is a keys directory from ``kintsugi keys DIR`` (as
+    ``--keys``), ``key_name`` the client certificate this daemon's sockets present.
+    """
 
     publish_endpoint: str = DEFAULT_PUBLISH_ENDPOINT
     subscribe_endpoint: str = DEFAULT_SUBSCRIBE_ENDPOINT
     hwm: int = Field(1000, ge=1, le=1_000_000, description="messages queued per peer")
+    connect: str = Field("", description="a hub's publish endpoint: run as a sensor host")
+    keys: str = Field("", description="CURVE keys directory (kintsugi keys DIR)")
+    key_name: str = Field("client", description="the client certificate to present")
+    uplink_buffer_messages: int = Field(
+        20_000,
+        ge=1,
+        le=10_000_000,
+        description="a sensor keeps up to this many messages while the hub is unreachable",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> BusSettings:
+        if self.connect and not self.connect.startswith("tcp://"):
+            raise ValueError(
+                f"[bus] connect = {self.connect!r}: a hub is reached over TCP; write "
+                "tcp://HUB:5591 (the hub's publish endpoint)"
+            )
+        name = self.key_name
+        if not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(
+                f"[bus] key_name = {name!r}: a client certificate name is letters, digits, '-' or "
+                "'_' (as made by `kintsugi keys DIR --client NAME`)"
+            )
+        return self
 
 
 class SourceConfig(_Section):
@@ -67,9 +102,18 @@ class SourceConfig(_Section):
     speed: float = Field(
         1.0, ge=0, description="scenario replay speed (×real time); 0 = as fast as possible"
     )
+    person: str | None = Field(
+        None, description="pseudonymous id (P01) of the person the board is on; on raw.*"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SourceConfig:
+        problem = "" if self.person is None else person_id_problem(self.person)
+        if problem:
+            raise ValueError(
+                f"[source] person = {self.person!r} is invalid: {problem}; use a pseudonymous "
+                "code such as P01 or sub-07"
+            )
         if self.scenario and self.board != "playback":
             raise ValueError(
                 f"scenario = {self.scenario!r} replays through the playback board: set "
@@ -92,12 +136,27 @@ class FeaturesConfig(_Section):
 
 
 class DaemonSettings(_Section):
-    """``[daemon]``: supervision and status."""
+    """``[daemon]``: which stages run, supervision and status.
 
+    ``stages`` chooses the host's role (docs/multi-host.md): all three on one machine;
+    ``["driver"]`` on a sensor host (with ``[bus] connect``); ``["features", "controller"]``
+    on a hub, which has no board of its own.
+    """
+
+    stages: tuple[StageName, ...] = Field(ALL_STAGES, description="the stages this host runs")
     status_interval_s: float = Field(1.0, gt=0)
     restart_backoff_s: float = Field(0.5, gt=0)
     restart_backoff_max_s: float = Field(10.0, gt=0)
     shutdown_deadline_s: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> DaemonSettings:
+        if not self.stages or len(set(self.stages)) != len(self.stages):
+            raise ValueError(
+                f"[daemon] stages = {list(self.stages)!r}: name each stage once, some of "
+                f"{list(ALL_STAGES)!r}"
+            )
+        return self
 
 
 class SessionSettings(_Section):
@@ -126,6 +185,16 @@ class Config(_Section):
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     session: SessionSettings = Field(default_factory=SessionSettings)
+
+    @model_validator(mode="after")
+    def _check_role(self) -> Config:
+        if self.bus.connect and self.daemon.stages != ("driver",):
+            raise ValueError(
+                f"[bus] connect = {self.bus.connect!r} makes this a sensor host, which runs "
+                f"only the driver: set [daemon] stages = [\"driver\"] (not "
+                f"{list(self.daemon.stages)!r}); features and control run on the hub"
+            )
+        return self
 
 
 def _format_errors(exc: ValidationError, origin: str) -> str:

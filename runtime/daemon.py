@@ -1,5 +1,10 @@
 """The daemon: a broker and the stages (source, features, controller), supervised.
 
+Its role comes from the config (docs/multi-host.md): everything on one machine; a *hub*
+(``[daemon] stages`` without ``driver``: the broker, features and controller, fed by
+sensor hosts); a *sensor host* (``[bus] connect``: only the driver, publishing to the
+hub's broker, no broker of its own).
+
 Lifecycle only: what to run comes from :class:`runtime.config.Config`, each stage is its
 own module, and the stages are built by :func:`runtime._pipeline.build_stages`, once each.
 The source stage (the driver on the configured board, or what a caller puts in its place)
@@ -33,7 +38,7 @@ from runtime._pipeline import (
     stop_stages,
 )
 from runtime._signals import StopSignals
-from runtime.bus import Broker, BusPublisher
+from runtime.bus import Broker, BusPublisher, check_connect_allowed, hub_subscribe_endpoint
 from runtime.config import Config
 from runtime.errors import KintsugiError
 from runtime.messages import ComponentStatus, DaemonStatus, StageHealth
@@ -134,7 +139,13 @@ class Daemon:
         )
         self._stop = threading.Event()
         self._zmq = zmq.Context()
-        self.broker = self._new_broker(config.bus.publish_endpoint, config.bus.subscribe_endpoint)
+        #: A sensor host (``[bus] connect``) has no broker: its stages use the hub's.
+        self.sensor = bool(config.bus.connect)
+        self.broker: Broker | None = None
+        if not self.sensor:
+            self.broker = self._new_broker(
+                config.bus.publish_endpoint, config.bus.subscribe_endpoint
+            )
         self.broker_restarts = 0
         self.stages: list[SupervisedStage] = []
         self._events: queue.SimpleQueue[ComponentStatus] = queue.SimpleQueue()
@@ -155,7 +166,7 @@ class Daemon:
 
     def _watch_broker(self) -> None:
         """Restart the broker if its thread died; every socket reconnects by itself."""
-        if self.broker.running or self._stop.is_set():
+        if self.broker is None or self.broker.running or self._stop.is_set():
             return
         logger.error("daemon: the broker stopped (%s); restarting it", self.broker.stats.last_error)
         old = self.broker
@@ -168,10 +179,18 @@ class Daemon:
 
     @property
     def publish_endpoint(self) -> str:
+        """Where this daemon's stages publish: its broker's, or on a sensor the hub's."""
+        if self.broker is None:
+            return self.config.bus.connect
         return self.broker.publish_endpoint
 
     @property
     def subscribe_endpoint(self) -> str:
+        """Where this daemon's stages subscribe: its broker's, or on a sensor the hub's."""
+        if self.broker is None:
+            return hub_subscribe_endpoint(
+                self.config.bus.connect, self.config.bus.subscribe_endpoint
+            )
         return self.broker.subscribe_endpoint
 
     def _render_scenario(self) -> Config:
@@ -195,26 +214,31 @@ class Daemon:
         if self.config.source.scenario:
             self.config = self._render_scenario()
         cfg = self.config
+        source: StageFunction | None = None
         try:
-            source = self._source_factory(cfg)
+            if self.sensor:
+                check_connect_allowed(cfg.bus.connect, have_keys=self._curve is not None)
+                endpoints = (self.publish_endpoint, self.subscribe_endpoint)
+            if "driver" in cfg.daemon.stages:
+                source = self._source_factory(cfg)
         except (DeviceError, ValueError, KintsugiError) as exc:
             self._abort_start(free_context=True)  # nothing has a socket yet
             raise StartupError(str(exc)) from exc
-        try:
-            self.broker.start()
-        except KintsugiError as exc:
-            close = getattr(source, "close", None)
-            if callable(close):
-                close()
-            # A broker thread that ended has no socket left in use; one that timed out may.
-            self._abort_start(free_context=not self.broker.running)
-            raise StartupError(str(exc)) from exc
+        if self.broker is not None:
+            try:
+                self.broker.start()
+            except KintsugiError as exc:
+                _close_source(source)
+                # A broker thread that ended has no socket left in use; one that timed out may.
+                self._abort_start(free_context=not self.broker.running)
+                raise StartupError(str(exc)) from exc
+            endpoints = (self.broker.publish_endpoint, self.broker.subscribe_endpoint)
         try:
             self.stages = build_stages(
                 cfg,
                 source,
-                publish_endpoint=self.broker.publish_endpoint,
-                subscribe_endpoint=self.broker.subscribe_endpoint,
+                publish_endpoint=endpoints[0],
+                subscribe_endpoint=endpoints[1],
                 stop=self._stop,
                 zmq_context=self._zmq,
                 curve=self._curve,
@@ -222,11 +246,10 @@ class Daemon:
                 on_failure=self._stage_failed,
             )
         except (ValueError, KintsugiError) as exc:  # e.g. a saved baseline made elsewhere
-            close = getattr(source, "close", None)
-            if callable(close):
-                close()
-            self.broker.stop()
-            self._abort_start(free_context=not self.broker.running)
+            _close_source(source)
+            if self.broker is not None:
+                self.broker.stop()
+            self._abort_start(free_context=self.broker is None or not self.broker.running)
             raise StartupError(str(exc)) from exc
         self._status_thread = threading.Thread(
             target=self._publish_status, name="kintsugi-status", daemon=True
@@ -237,10 +260,12 @@ class Daemon:
         except StartupError:
             self.stop(1.0)
             raise
-        source_stage.start()
+        if source_stage is not None:
+            source_stage.start()
         self.started_at = time.monotonic()
         logger.info(
-            "daemon: running (publish %s, subscribe %s)",
+            "daemon: running as %s (publish %s, subscribe %s)",
+            self.role,
             self.publish_endpoint,
             self.subscribe_endpoint,
         )
@@ -256,12 +281,20 @@ class Daemon:
         cut_short = stop_stages(self.stages, self._stop, deadline_s)
         if self._status_thread is not None:
             self._status_thread.join(max(0.1, end - time.monotonic()))
-        self.broker.stop()
+        if self.broker is not None:
+            self.broker.stop()
         if not cut_short:
             self._zmq.term()
         self._remove_scenario()
         self._stopped = cut_short
         return list(cut_short)
+
+    @property
+    def role(self) -> Literal["sensor", "hub", "single"]:
+        """``sensor`` (publishes to a hub), ``hub`` (no board of its own) or ``single``."""
+        if self.sensor:
+            return "sensor"
+        return "single" if "driver" in self.config.daemon.stages else "hub"
 
     def _abort_start(self, *, free_context: bool) -> None:
         """Undo a start that failed before any stage ran."""
@@ -363,7 +396,7 @@ class Daemon:
 
     def _publish_status(self) -> None:
         publisher = BusPublisher(
-            self.broker.publish_endpoint, "daemon", context=self._zmq, curve=self._curve
+            self.publish_endpoint, "daemon", context=self._zmq, curve=self._curve
         )
         try:
             while not self._stop.is_set():
@@ -372,6 +405,8 @@ class Daemon:
                     publisher.publish(f"status.{event.component}", event)
                 except queue.Empty:
                     pass
+                if self.broker is None:
+                    continue  # a sensor: status.daemon is the hub's (its broker, its stages)
                 self._watch_broker()
                 publisher.publish(
                     "status.daemon",
@@ -387,3 +422,10 @@ class Daemon:
                 )
         finally:
             publisher.close()
+
+
+def _close_source(source: StageFunction | None) -> None:
+    """Release what a source factory opened (start-up failed before the source ran)."""
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()

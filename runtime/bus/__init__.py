@@ -6,10 +6,13 @@ from runtime.bus._endpoints import (
     DEFAULT_PUBLISH_ENDPOINT,
     DEFAULT_SUBSCRIBE_ENDPOINT,
     check_bind_allowed,
+    check_connect_allowed,
+    hub_subscribe_endpoint,
     is_loopback,
 )
 from runtime.bus._envelope import VERSION, Message, decode, encode
 from runtime.bus._sockets import BusPublisher, BusSubscriber, ReceiveStats
+from runtime.bus._uplink import PersonPublisher, UplinkPublisher
 
 __all__ = [
     "DEFAULT_PUBLISH_ENDPOINT",
@@ -21,10 +24,14 @@ __all__ = [
     "BusSubscriber",
     "CurveKeys",
     "Message",
+    "PersonPublisher",
     "ReceiveStats",
+    "UplinkPublisher",
     "check_bind_allowed",
+    "check_connect_allowed",
     "decode",
     "encode",
+    "hub_subscribe_endpoint",
     "is_loopback",
     "make_keys",
 ]

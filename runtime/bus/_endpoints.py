@@ -44,3 +44,29 @@ def check_bind_allowed(endpoint: str, *, have_keys: bool) -> None:
             "beyond this machine. Make keys with `kintsugi keys DIR` and pass --keys DIR, "
             "or listen on loopback (tcp://127.0.0.1:PORT)"
         )
+
+
+def check_connect_allowed(endpoint: str, *, have_keys: bool) -> None:
+    """Refuse to send to a hub beyond loopback without CURVE keys: the data would cross
+    the network unauthenticated and in clear (and a hub listening there admits only
+    keyed clients anyway)."""
+    if not is_loopback(endpoint) and not have_keys:
+        raise BusError(
+            f"refusing to connect to {endpoint!r} without authentication: it is beyond this "
+            "machine. Copy the hub's keys directory's server.key and this host's "
+            "NAME.key_secret (made by `kintsugi keys DIR --client NAME`) and pass "
+            "--keys DIR --key-name NAME"
+        )
+
+
+def hub_subscribe_endpoint(connect: str, subscribe_endpoint: str) -> str:
+    """Where a sensor host subscribes (markers, the broker's answer): the host of the hub's
+    publish endpoint ``connect`` with the port of ``subscribe_endpoint`` (5592 by default)."""
+    scheme, _, rest = connect.partition("://")
+    sub_scheme, _, sub_rest = subscribe_endpoint.partition("://")
+    if scheme != "tcp" or ":" not in rest or sub_scheme != "tcp" or ":" not in sub_rest:
+        raise BusError(
+            f"a sensor host needs tcp://HOST:PORT endpoints: [bus] connect = {connect!r}, "
+            f"subscribe_endpoint = {subscribe_endpoint!r}"
+        )
+    return f"tcp://{rest.rsplit(':', 1)[0]}:{sub_rest.rsplit(':', 1)[1]}"

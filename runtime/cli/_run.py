@@ -13,7 +13,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="run the daemon: board → bus → features → controller",
         description=(
             "Run the daemon in the foreground. Prints the bus endpoints on its first line; "
-            "stops on Ctrl-C / SIGTERM (a second Ctrl-C forces) or after --duration."
+            "stops on Ctrl-C / SIGTERM (a second Ctrl-C forces) or after --duration. "
+            "Several hosts (docs/multi-host.md): a hub runs `-c configs/hub.toml --listen "
+            "0.0.0.0 --keys DIR`; each sensor host `-c configs/sensor.toml --connect "
+            "tcp://HUB:5591 --keys DIR --key-name NAME --person ID`."
         ),
         epilog=(
             "Exit status: 0 stopped (by Ctrl-C, SIGTERM or --duration), 3 start-up failed "
@@ -40,7 +43,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--keys",
         default=None,
         metavar="DIR",
-        help="CURVE keys from `kintsugi keys DIR`: authenticate every bus connection",
+        help="CURVE keys from `kintsugi keys DIR`: authenticate every bus connection "
+        "(sets [bus] keys)",
+    )
+    parser.add_argument(
+        "--key-name",
+        default=None,
+        metavar="NAME",
+        help="the client certificate in --keys this host presents, made by `kintsugi keys "
+        "DIR --client NAME` (sets [bus] key_name; default 'client')",
+    )
+    parser.add_argument(
+        "--connect",
+        default=None,
+        metavar="ENDPOINT",
+        help="run as a sensor host: publish to the hub's broker at ENDPOINT "
+        "(tcp://HUB:5591), no broker here; sets [bus] connect",
+    )
+    parser.add_argument(
+        "--person",
+        default=None,
+        metavar="ID",
+        help="pseudonymous id (P01) of the person this board is on, carried by every raw "
+        "chunk; sets [source] person",
     )
     parser.add_argument(
         "--record",
@@ -94,13 +119,24 @@ def _handle(args: argparse.Namespace) -> int:
         ip_address=args.ip_address,
         mac_address=args.mac_address,
         file=args.file,
+        person=args.person,
     )
     config = with_overrides(
         config,
         "bus",
         publish_endpoint=args.publish_endpoint,
         subscribe_endpoint=args.subscribe_endpoint,
+        connect=args.connect,
+        keys=args.keys,
+        key_name=args.key_name,
     )
+    if args.listen and config.bus.connect:
+        from runtime.errors import ConfigError
+
+        raise ConfigError(
+            f"--listen binds a hub's broker, but [bus] connect = {config.bus.connect!r} makes "
+            "this a sensor host, which has none: drop one of them"
+        )
     if args.listen:
         config = with_overrides(
             config,
@@ -109,10 +145,10 @@ def _handle(args: argparse.Namespace) -> int:
             subscribe_endpoint=listen_on(config.bus.subscribe_endpoint, args.listen),
         )
     keys = None
-    if args.keys:
+    if config.bus.keys:
         from runtime.bus import CurveKeys
 
-        keys = CurveKeys.load(args.keys)
+        keys = CurveKeys.load(config.bus.keys, config.bus.key_name)
     set_brainflow_logging(args.verbose >= 2)
     extra_stages = {}
     if args.record:
@@ -126,10 +162,12 @@ def _handle(args: argparse.Namespace) -> int:
     daemon = Daemon(config, curve=keys, extra_stages=extra_stages, board_rows=bool(args.record))
 
     def announce(daemon: Daemon) -> None:
+        board = config.source.board if "driver" in config.daemon.stages else "none"
         print(
-            f"kintsugi run: board={config.source.board} "
+            f"kintsugi run: board={board} "
             f"publish_endpoint={daemon.publish_endpoint} "
-            f"subscribe_endpoint={daemon.subscribe_endpoint}",
+            f"subscribe_endpoint={daemon.subscribe_endpoint} role={daemon.role}"
+            + (f" person={config.source.person}" if config.source.person else ""),
             flush=True,
         )
 

@@ -5,16 +5,43 @@ The samples themselves travel as the message's array payload (channels × sample
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from runtime.messages._base import Body
 from runtime.messages._fields import FieldReader
 
-__all__ = ["RAW_TOPICS", "RawBoardChunk", "RawChunk"]
+__all__ = ["RAW_TOPICS", "RawBoardChunk", "RawChunk", "person_id_problem"]
 
 #: The signal topics the driver publishes, one per kind of signal.
 RAW_TOPICS = ("raw.eeg", "raw.ppg", "raw.ecg")
+
+#: Longest accepted person id (runtime.participants.MAX_ID_LENGTH: the same rule).
+_MAX_PERSON_LENGTH = 64
+
+
+def person_id_problem(person: str) -> str:
+    """Why ``person`` is not a valid pseudonymous id ('' when it is).
+
+    The rule of :func:`runtime.participants.check_participant_id` (not imported: that
+    package loads numpy, and the message types load only the standard library): not empty,
+    no leading or trailing whitespace, no path separator, no leading dot, no control
+    character, at most 64 characters.
+    """
+    if not person.strip():
+        return "it is empty"
+    if person != person.strip():
+        return "it has leading or trailing whitespace"
+    if "/" in person or "\\" in person:
+        return "it contains a path separator"
+    if person.startswith("."):
+        return "it starts with a dot"
+    if any(unicodedata.category(c).startswith("C") for c in person):
+        return "it contains a control character"
+    if len(person) > _MAX_PERSON_LENGTH:
+        return f"it is longer than {_MAX_PERSON_LENGTH} characters"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -28,6 +55,9 @@ class RawChunk(Body):
     clock (``time.time()``, s) when the driver read the chunk from BrainFlow's buffer (None
     from an older driver), so a reader can tell the board's buffering and the
     poll interval (``t_last`` → ``read_time``) from the driver's own work before publishing.
+    ``person`` is the pseudonymous id of the person the board is on (``[source] person``;
+    None when the config names nobody), so a hub fed by several sensor hosts can tell
+    their streams apart.
     """
 
     TOPIC = "raw.*"
@@ -40,6 +70,7 @@ class RawChunk(Body):
     t_first: float | None = None
     t_last: float | None = None
     read_time: float | None = None
+    person: str | None = None
 
     @classmethod
     def read(cls, reader: FieldReader) -> dict[str, Any]:
@@ -52,13 +83,15 @@ class RawChunk(Body):
             "t_first": reader.number("t_first", None, optional=True),
             "t_last": reader.number("t_last", None, optional=True),
             "read_time": reader.number("read_time", None, optional=True),
+            "person": _person(reader),
         }
 
 
 @dataclass(frozen=True)
 class RawBoardChunk(Body):
     """Every BrainFlow row of one preset's chunk (``raw.board.<preset>``, for recording):
-    ``layout`` says which row holds what (the driver's ``PresetLayout.to_dict()``)."""
+    ``layout`` says which row holds what (the driver's ``PresetLayout.to_dict()``);
+    ``person`` as in :class:`RawChunk`."""
 
     TOPIC = "raw.board.*"
 
@@ -68,6 +101,7 @@ class RawBoardChunk(Body):
     first_index: int
     dropped: int = 0
     layout: dict[str, Any] | None = None
+    person: str | None = None
 
     @classmethod
     def read(cls, reader: FieldReader) -> dict[str, Any]:
@@ -78,6 +112,7 @@ class RawBoardChunk(Body):
             "first_index": reader.integer("first_index", low=0),
             "dropped": reader.integer("dropped", 0, low=0),
             "layout": reader.mapping("layout", None, optional=True),
+            "person": _person(reader),
         }
 
 
@@ -86,3 +121,12 @@ def _rate(reader: FieldReader) -> float:
     if fs <= 0:
         reader.fail("fs", fs, "a sampling rate in (0, 100000] Hz")
     return fs
+
+
+def _person(reader: FieldReader) -> str | None:
+    person = reader.string("person", None, optional=True)
+    if person is not None:
+        problem = person_id_problem(person)
+        if problem:
+            reader.fail("person", person, f"a pseudonymous id such as P01 ({problem})")
+    return person

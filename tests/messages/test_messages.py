@@ -106,11 +106,11 @@ EXAMPLES: dict[type[Body], tuple[str, Body]] = {
     )),
     RawChunk: ("raw.eeg", RawChunk(
         preset="default", fs=250.0, channels=("Fz", "Cz"), first_index=500, dropped=2,
-        t_first=10.0, t_last=10.096, read_time=10.099,
+        t_first=10.0, t_last=10.096, read_time=10.099, person="P01",
     )),
     RawBoardChunk: ("raw.board.default", RawBoardChunk(
         preset="default", fs=250.0, num_rows=32, first_index=500, dropped=2,
-        layout={"timestamp_row": 30, "eeg_rows": [1, 2]},
+        layout={"timestamp_row": 30, "eeg_rows": [1, 2]}, person="P01",
     )),
     ComponentStatus: ("status.resolver", ComponentStatus(
         component="resolver", state="restarting", error="RuntimeError: boom", retry_in_s=0.5,
