@@ -23,6 +23,7 @@ from typing import Any
 import zmq
 
 from runtime.bus import BusPublisher, PersonPublisher, UplinkPublisher
+from runtime.clock import ClockRequesterStage, ClockResponderStage
 from runtime.config import Config
 from runtime.errors import KintsugiError
 from runtime.stages import (
@@ -164,7 +165,8 @@ def build_stages(
                "has no driver, so no source stage can run")
         )
     extra = dict(extra_stages or {})
-    clash = sorted({"controller", "features", SOURCE_STAGE} & set(extra))
+    clash = sorted({"controller", "features", "clock", "clock-responder", SOURCE_STAGE}
+                   & set(extra))
     if clash:
         raise ValueError(f"extra_stages {clash} take the name of a built-in stage; rename them")
     functions: dict[str, StageFunction] = {}
@@ -176,6 +178,12 @@ def build_stages(
         )
     functions.update(extra)
     sensor = bool(config.bus.connect)
+    if sensor:  # a sensor host answers the hub's clock requests (docs/clocks.md)
+        functions["clock-responder"] = ClockResponderStage(
+            config.source.person or config.bus.key_name
+        )
+    elif SOURCE_STAGE not in wanted:  # a hub without a board: estimate each sensor's clock
+        functions["clock"] = ClockRequesterStage(status_interval_s=interval_s)
     if source is not None:
         functions[SOURCE_STAGE] = AwaitHub(source) if sensor else source
     stages = []

@@ -64,6 +64,20 @@ def collect_status(endpoint: str, keys: Any, timeout_s: float) -> dict[str, Any]
     }
 
 
+def clock_lines(body: Any) -> list[str]:
+    """Under the hub's ``clock`` component: each sensor host's clock offset (sensor minus
+    hub) with its uncertainty, drift and round trip (docs/clocks.md); none for others."""
+    from runtime.messages import ClockStatus
+
+    if not isinstance(body, ClockStatus):
+        return []
+    return [
+        f"    {sensor:<10} offset {clock.offset_ms:+.3f} ms ± {clock.uncertainty_ms:.3f}  "
+        f"drift {clock.drift_ppm:+.1f} ppm  rtt {clock.last_rtt_ms:.2f} ms  n={clock.samples}"
+        for sensor, clock in sorted(body.sensors.items())
+    ]
+
+
 def _handle(args: argparse.Namespace) -> int:
     endpoint = subscribe_endpoint(args)
     status = collect_status(endpoint, bus_keys(args), args.timeout)
@@ -91,6 +105,8 @@ def _handle(args: argparse.Namespace) -> int:
         health = stages.get(name)
         extra = f" restarts={health.restarts}" if health is not None and health.restarts else ""
         print(f"  {name:<12} {body.state:<12}{extra}")
+        for line in clock_lines(body):
+            print(line)
     control = status["control"]
     if control is not None:
         print(f"control            {describe_control(control)}")

@@ -13,7 +13,7 @@ from runtime.cli import main
 from runtime.config import config_from_mapping, load_config, with_overrides
 from runtime.daemon import Daemon
 from runtime.errors import ConfigError
-from runtime.messages import RawChunk
+from runtime.messages import ClockStatus, RawChunk
 from runtime.stages import confirm_subscribed
 from tests.conftest import free_tcp_port
 
@@ -88,21 +88,26 @@ def test_a_sensor_daemon_feeds_a_hub_daemon_with_its_person():
     )
     sensor_config = with_overrides(sensor_config, "source", person="P01")
     with Daemon(hub_config) as hub:
-        assert hub.role == "hub" and set(hub.health()) == {"features", "controller"}
-        watcher = BusSubscriber(hub.subscribe_endpoint, ("raw.eeg",))
+        assert hub.role == "hub" and set(hub.health()) == {"features", "controller", "clock"}
+        watcher = BusSubscriber(hub.subscribe_endpoint, ("raw.eeg", "status.clock"))
         try:
             confirm_subscribed(watcher)
             with Daemon(sensor_config) as sensor:
                 assert sensor.role == "sensor" and sensor.broker is None
                 assert sensor.publish_endpoint == f"tcp://127.0.0.1:{pub}"
-                assert set(sensor.health()) == {"driver"}
-                chunks = []
+                assert set(sensor.health()) == {"driver", "clock-responder"}
+                chunks, clock = [], None
                 end = time.monotonic() + 20
-                while len(chunks) < 5 and time.monotonic() < end:
+                while (len(chunks) < 5 or clock is None) and time.monotonic() < end:
                     message = watcher.recv(timeout_s=0.2)
                     if message is not None and isinstance(message.data, RawChunk):
                         chunks.append(message.data)
-            assert len(chunks) == 5 and {c.person for c in chunks} == {"P01"}
+                    if isinstance(getattr(message, "data", None), ClockStatus):
+                        clock = message.data.sensors.get("P01")
+            assert len(chunks) >= 5 and {c.person for c in chunks} == {"P01"}
+            # The hub estimated the sensor's clock over the bus: one machine, so ≈ 0 offset.
+            assert clock is not None and clock.samples > 0
+            assert abs(clock.offset_ms) < 5.0 and clock.uncertainty_ms < 50.0
             assert chunks[0].first_index == 0  # the sensor waited for the hub: nothing lost
         finally:
             watcher.close()

@@ -87,3 +87,20 @@ def test_status_shows_the_newest_control_and_who_triggered_it(broker, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert '"mode": "intensify"' in out and "trigger_person" not in out
+
+
+def test_status_shows_each_sensor_hosts_clock_under_the_hub_clock_component():
+    from runtime.cli._status import clock_lines
+    from runtime.messages import ClockStatus, DriverStatus, SensorClock
+
+    status = ClockStatus(component="clock", state="running", sensors={
+        "P02": SensorClock(offset_ms=-3.25, drift_ppm=12.0, uncertainty_ms=0.4, samples=40,
+                           last_rtt_ms=0.9, at_time=100.0),
+        "P01": SensorClock(offset_ms=250.125, drift_ppm=50.0, uncertainty_ms=0.321,
+                           samples=80, last_rtt_ms=0.55, at_time=100.0),
+    })
+    assert clock_lines(status) == [
+        "    P01        offset +250.125 ms ± 0.321  drift +50.0 ppm  rtt 0.55 ms  n=80",
+        "    P02        offset -3.250 ms ± 0.400  drift +12.0 ppm  rtt 0.90 ms  n=40",
+    ]
+    assert clock_lines(DriverStatus(component="driver", state="streaming")) == []
