@@ -220,9 +220,11 @@ class AttentionEstimator:
     def _estimate(self, end: int, window: np.ndarray) -> AttentionEstimate:
         s = self.settings
         time_s = end / self.fs
-        # A NaN or inf makes the row's max |x| NaN or inf, so one test covers finiteness too.
+        # A NaN or inf makes the row's max |x| NaN or inf, so one test covers finiteness too
+        # (the quality check reuses these peaks instead of taking them again).
         with np.errstate(invalid="ignore", over="ignore"):
-            usable = np.max(np.abs(window), axis=1) <= s.max_abs_uv
+            peak_uv = np.max(np.abs(window), axis=1)
+            usable = peak_uv <= s.max_abs_uv
         freqs = psd = line_ratio = None
         if usable.all():  # the usual case: no copies in and out of the usable rows
             dehummed, line_ratio = remove_line_noise(window, self.fs, s.line_freq_hz)
@@ -248,6 +250,7 @@ class AttentionEstimator:
             baseline=self.baseline,
             fs=self.fs,
             dehummed=dehummed if usable.any() else None,
+            peak_uv=peak_uv,
         )
         good = [i for i, q in enumerate(quality) if q.ok]
         base: dict[str, Any] = dict(

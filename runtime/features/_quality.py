@@ -120,6 +120,7 @@ def check_channel_quality(
     baseline: RobustBaseline | None = None,
     fs: float | None = None,
     dehummed: np.ndarray | None = None,
+    peak_uv: np.ndarray | None = None,
 ) -> list[ChannelQuality]:
     """Classify each channel of a (n_channels, n_samples) µV window (see module docstring).
 
@@ -130,14 +131,16 @@ def check_channel_quality(
     relative to the channel's own resting values. ``fs`` (Hz) lets the blink check look
     below 5 Hz only; without it the raw peak-to-peak is used. ``dehummed`` is the window
     with mains hum removed (rows of usable channels), on which the blink check looks.
+    ``peak_uv`` is each row's max |x| when the caller has taken it already (not modified).
     """
     n_channels = len(names)
     is_frontal = _frontal_mask(tuple(names), settings.frontal_channels)
     with np.errstate(invalid="ignore", over="ignore"):
         # A NaN or inf makes the row's max |x| NaN or inf: one pass finds both.
-        peak = np.max(np.abs(window), axis=1, initial=0.0)
-        finite = np.isfinite(peak)
-        peak[~finite] = np.inf
+        if peak_uv is None:
+            peak_uv = np.max(np.abs(window), axis=1, initial=0.0)
+        finite = np.isfinite(peak_uv)
+        peak = np.where(finite, peak_uv, np.inf)
     railed_uv = np.inf if settings.railed_uv is None else settings.railed_uv
     in_range = finite & (peak < railed_uv) & (peak <= settings.max_abs_uv)
     std = np.zeros(n_channels)

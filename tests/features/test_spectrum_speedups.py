@@ -201,3 +201,27 @@ def test_blink_peak_to_peak_equals_sosfiltfilt(fs, n):
         sos, x - x.mean(axis=-1, keepdims=True), padlen=min(n - 1, int(fs)), padtype="even"
     )
     np.testing.assert_allclose(_blink_ptp(x, fs), np.ptp(slow, axis=-1), rtol=1e-12)
+
+
+def test_channel_quality_with_the_callers_peaks_equals_taking_them_itself():
+    """The estimator hands check_channel_quality the peaks it took for its own range test:
+    the verdicts are the same as when the check takes them, bad rows included, and the
+    caller's array is left as it was."""
+    from runtime.features._quality import check_channel_quality
+    from runtime.features._settings import EegFeatureSettings
+
+    fs, names = 250.0, ("Fp1", "Fz", "C3", "Cz", "O1", "O2")
+    window = _signal("noise", (len(names), 1000), fs, seed=3)
+    window[1, 500] = np.nan  # non-finite
+    window[2] *= 1e-4  # flat
+    window[3, 10] = 2e6  # beyond full scale
+    settings = EegFeatureSettings()
+    freqs, psd = compute_psd(np.nan_to_num(window), fs)
+    with np.errstate(invalid="ignore"):
+        peaks = np.max(np.abs(window), axis=1)
+    given = peaks.copy()
+    own = check_channel_quality(window, freqs, psd, names, settings, fs=fs)
+    reused = check_channel_quality(window, freqs, psd, names, settings, fs=fs, peak_uv=given)
+    assert reused == own
+    assert [q.reason for q in own][1:4] == ["non-finite", "flat", "railed"]
+    np.testing.assert_array_equal(given, peaks)  # NaN stays NaN: not replaced in place
