@@ -33,6 +33,7 @@ from runtime.messages import (
     ModelStatus,
     Trace,
 )
+from runtime.resolver import DecisionStep
 from runtime.stages._base import StageContext, bus_counters, confirm_subscribed
 
 logger = logging.getLogger("runtime.stages")
@@ -50,13 +51,18 @@ class ControllerStage:
     def __init__(self, settings: ControllerSettings, status_interval_s: float = 1.0) -> None:
         self.settings = settings
         self.status_interval_s = status_interval_s
+        # Built here, in the thread that builds the pipeline, so that qiskit's first import
+        # and circuit (for the quantum resolver) never race other stages' native start-up
+        # work; a restarted stage builds a fresh one.
+        self._prepared: DecisionStep | None = make_decision_step(settings)
 
     def __call__(self, context: StageContext) -> None:
         subscriber = context.subscriber(("features", "model.status", "status.driver"))
         publisher = context.publisher()
         confirm_subscribed(subscriber)
         context.ready.set()
-        policy = ControlPolicy(self.settings, make_decision_step(self.settings))
+        step, self._prepared = self._prepared or make_decision_step(self.settings), None
+        policy = ControlPolicy(self.settings, step)
         inputs = _Inputs()
         next_status = 0.0
         try:

@@ -35,6 +35,24 @@ def _with_gap(data: np.ndarray, gap: int) -> np.ndarray:
     return np.concatenate((np.full((data.shape[0], gap), np.nan), data), axis=1)
 
 
+_BLAS_LIMITED = False
+
+
+def limit_blas_threads() -> None:
+    """One BLAS thread for the process, set once, from the thread that builds the stage.
+
+    The estimators' matrices are small: a BLAS thread pool only spin-waits on them and
+    takes cores from the training job (64 ch at 1 kHz: 55 % of a core with OpenBLAS's
+    default threads, 12 % with one; docs/benchmarks.md). The limit is process-wide, and
+    changing it while another thread is inside native code (the controller's first
+    circuit) crashed a test process once, so it is never done from a stage's thread.
+    """
+    global _BLAS_LIMITED
+    if not _BLAS_LIMITED:
+        threadpool_limits(limits=1, user_api="blas")
+        _BLAS_LIMITED = True
+
+
 class FeatureStage:
     """Subscribes to raw data and publishes attention and stress estimates."""
 
@@ -55,12 +73,9 @@ class FeatureStage:
         )
         self.status_interval_s = status_interval_s
         self.heart_topic = {"ppg": "raw.ppg", "ecg": "raw.ecg"}.get(source.heart_signal)
+        limit_blas_threads()
 
     def __call__(self, context: StageContext) -> None:
-        # The estimators' matrices are small: a BLAS thread pool only spin-waits on them and
-        # takes cores from the training job (64 ch at 1 kHz: 55 % of a core with OpenBLAS's
-        # default threads, 12 % with one; docs/benchmarks.md). The limit is process-wide.
-        threadpool_limits(limits=1, user_api="blas")
         topics = ("raw.eeg",) + ((self.heart_topic,) if self.heart_topic else ())
         subscriber = context.subscriber(topics)
         publisher = context.publisher()
