@@ -5,43 +5,22 @@ The samples themselves travel as the message's array payload (channels × sample
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from runtime.messages._base import Body
 from runtime.messages._fields import FieldReader
+from runtime.messages._person import person_problem
 
 __all__ = ["RAW_TOPICS", "RawBoardChunk", "RawChunk", "person_id_problem"]
 
 #: The signal topics the driver publishes, one per kind of signal.
 RAW_TOPICS = ("raw.eeg", "raw.ppg", "raw.ecg")
 
-#: Longest accepted person id (runtime.participants.MAX_ID_LENGTH: the same rule).
-_MAX_PERSON_LENGTH = 64
-
-
 def person_id_problem(person: str) -> str:
-    """Why ``person`` is not a valid pseudonymous id ('' when it is).
-
-    The rule of :func:`runtime.participants.check_participant_id` (not imported: that
-    package loads numpy, and the message types load only the standard library): not empty,
-    no leading or trailing whitespace, no path separator, no leading dot, no control
-    character, at most 64 characters.
-    """
-    if not person.strip():
-        return "it is empty"
-    if person != person.strip():
-        return "it has leading or trailing whitespace"
-    if "/" in person or "\\" in person:
-        return "it contains a path separator"
-    if person.startswith("."):
-        return "it starts with a dot"
-    if any(unicodedata.category(c).startswith("C") for c in person):
-        return "it contains a control character"
-    if len(person) > _MAX_PERSON_LENGTH:
-        return f"it is longer than {_MAX_PERSON_LENGTH} characters"
-    return ""
+    """Why ``person`` is not a valid pseudonymous id ('' when it is): the one rule of
+    :func:`runtime.messages._person.person_problem`, shared with features and controls."""
+    return person_problem(person)
 
 
 @dataclass(frozen=True)
