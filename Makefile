@@ -22,9 +22,9 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 # The slow tests that fit in CI's time: replay verified at speed 1, a training job's log
-# reproduced beside a replay, the clock estimate over 10 s of real time (≈ 2 min).
+# reproduced beside a replay, the clock estimate over 10 s of real time, hosts in network namespaces (≈ 3 min).
 SLOW_IN_CI = tests/lab/test_verify.py tests/training/test_session_log_replay.py \
-	tests/clock/test_bus_exchange.py
+	tests/clock/test_bus_exchange.py tests/net
 
 test-slow-ci: $(STAMP)
 	$(PY) -m pytest -q -m slow $(SLOW_IN_CI)

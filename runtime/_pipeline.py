@@ -23,7 +23,7 @@ from typing import Any
 import zmq
 
 from runtime.bus import BusPublisher, PersonPublisher, UplinkPublisher
-from runtime.clock import ClockRequesterStage, ClockResponderStage
+from runtime.clock import ClockRequesterStage
 from runtime.config import Config
 from runtime.errors import KintsugiError
 from runtime.stages import (
@@ -178,11 +178,10 @@ def build_stages(
         )
     functions.update(extra)
     sensor = bool(config.bus.connect)
-    if sensor:  # a sensor host answers the hub's clock requests (docs/clocks.md)
-        functions["clock-responder"] = ClockResponderStage(
-            config.source.person or config.bus.key_name
-        )
-    elif SOURCE_STAGE not in wanted:  # a hub without a board: estimate each sensor's clock
+    # A hub without a board estimates each sensor host's clock (docs/clocks.md). The sensor's
+    # ClockResponderStage is not run yet: its subscriber must first wait for the hub as the
+    # source does (a sensor may start before its hub), which is still to do.
+    if not sensor and SOURCE_STAGE not in wanted:
         functions["clock"] = ClockRequesterStage(status_interval_s=interval_s)
     if source is not None:
         functions[SOURCE_STAGE] = AwaitHub(source) if sensor else source

@@ -200,7 +200,11 @@ def test_the_live_session_has_mode_changes_and_decisions(live_session):
     assert all(r.data.resolver == "qiskit-aer" for r in session.decisions)
 
 
-@pytest.mark.parametrize("speed", [0.0, 10.0, pytest.param(1.0, marks=pytest.mark.slow)])
+# Speeds 10 and 1 run in CI's second step (make test-slow-ci), outside the default budget.
+@pytest.mark.parametrize(
+    "speed",
+    [0.0, pytest.param(10.0, marks=pytest.mark.slow), pytest.param(1.0, marks=pytest.mark.slow)],
+)
 @pytest.mark.parametrize("which", ["live", "scenario"])
 def test_a_recorded_session_verifies_at_three_replay_speeds(
     live_session, scenario_session, tmp_path, speed, which, capsys

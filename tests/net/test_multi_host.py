@@ -13,9 +13,15 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
+
 from runtime.bus import make_keys
 from tests.net._netns import HUB_PUBLISH_PORT, HUB_SUBSCRIBE_PORT
 from tests.net.conftest import start_hub, start_sensor
+
+# ≈ 33 s of namespaces and real daemons: run by CI's second step (make test-slow-ci), kept
+# out of the default suite's 10 minutes.
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 HUB_CONFIG = REPO / "configs" / "hub.toml"
