@@ -23,7 +23,7 @@ from typing import Any
 import zmq
 
 from runtime.bus import BusPublisher, PersonPublisher, UplinkPublisher
-from runtime.clock import ClockRequesterStage
+from runtime.clock import ClockRequesterStage, ClockResponderStage
 from runtime.config import Config
 from runtime.errors import KintsugiError
 from runtime.stages import (
@@ -40,6 +40,7 @@ __all__ = [
     "SourceStageContext",
     "StartupError",
     "build_stages",
+    "sensor_clock_id",
     "start_subscribers",
     "stop_stages",
 ]
@@ -101,11 +102,18 @@ class AwaitHub:
     replays to every subscriber it admitted, so an unknown key waits for ever (logged).
     """
 
-    def __init__(self, source: StageFunction, *, log_every_s: float = 5.0) -> None:
+    def __init__(
+        self, source: StageFunction, *, log_every_s: float = 5.0, ready_at_once: bool = False
+    ) -> None:
         self.source = source
         self.log_every_s = log_every_s
+        self.ready_at_once = ready_at_once
 
     def __call__(self, context: StageContext) -> None:
+        if self.ready_at_once:
+            # A stage the daemon's start-up need not wait for (the sensor's clock responder):
+            # ready now, so a sensor started before its hub starts its source too.
+            context.ready.set()
         probe = context.subscriber(("status.broker",))
         started = time.monotonic()
         next_log = started + self.log_every_s
@@ -133,6 +141,12 @@ class AwaitHub:
         close = getattr(self.source, "close", None)
         if callable(close):
             close()
+
+
+def sensor_clock_id(config: Config) -> str:
+    """The id a sensor host's clock is known by on the hub: its person (what each raw chunk
+    carries, so the hub finds the chunk's clock), else its certificate's name."""
+    return config.source.person or config.bus.key_name
 
 
 def build_stages(
@@ -178,11 +192,14 @@ def build_stages(
         )
     functions.update(extra)
     sensor = bool(config.bus.connect)
-    # A hub without a board estimates each sensor host's clock (docs/clocks.md). The sensor's
-    # ClockResponderStage is not run yet: its subscriber must first wait for the hub as the
-    # source does (a sensor may start before its hub), which is still to do.
+    # A hub without a board estimates each sensor host's clock; a sensor host answers its
+    # requests once the hub is there (docs/clocks.md).
     if not sensor and SOURCE_STAGE not in wanted:
         functions["clock"] = ClockRequesterStage(status_interval_s=interval_s)
+    if sensor:
+        functions["clock-responder"] = AwaitHub(
+            ClockResponderStage(sensor_clock_id(config)), ready_at_once=True
+        )
     if source is not None:
         functions[SOURCE_STAGE] = AwaitHub(source) if sensor else source
     stages = []

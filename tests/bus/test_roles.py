@@ -95,18 +95,22 @@ def test_a_sensor_daemon_feeds_a_hub_daemon_with_its_person():
             with Daemon(sensor_config) as sensor:
                 assert sensor.role == "sensor" and sensor.broker is None
                 assert sensor.publish_endpoint == f"tcp://127.0.0.1:{pub}"
-                assert set(sensor.health()) == {"driver"}
+                assert set(sensor.health()) == {"driver", "clock-responder"}
                 chunks, clock = [], None
                 end = time.monotonic() + 20
                 while (len(chunks) < 5 or clock is None) and time.monotonic() < end:
                     message = watcher.recv(timeout_s=0.2)
                     if message is not None and isinstance(message.data, RawChunk):
                         chunks.append(message.data)
-                    if isinstance(getattr(message, "data", None), ClockStatus):
+                    if isinstance(getattr(message, "data", None), ClockStatus) and (
+                        "P01" in message.data.sensors
+                    ):
                         clock = message.data
             assert len(chunks) >= 5 and {c.person for c in chunks} == {"P01"}
-            # The hub's clock stage runs and reports (no sensor answers it yet).
-            assert clock is not None and clock.requests > 0 and clock.sensors == {}
+            # The sensor's responder answers the hub's requests under its person's id; one
+            # host, one clock: the offset is the exchange's error alone.
+            assert clock is not None and clock.requests > 0
+            assert abs(clock.sensors["P01"].offset_ms) < 5.0
             assert chunks[0].first_index == 0  # the sensor waited for the hub: nothing lost
         finally:
             watcher.close()
