@@ -41,6 +41,9 @@ class Trace(Body):
     ``raw_source_time`` the board clock of its newest sample (its BrainFlow timestamp) and
     ``raw_read_time`` the wall clock when the driver read the chunk from the board's buffer
     (the chunk's ``RawChunk.read_time``; None from an older driver or features stage).
+    On a hub, a chunk from a sensor host has its three times put on the hub's clock:
+    ``clock_offset_s`` is the sensor's clock minus the hub's that was taken off them (None:
+    the times are the clock of the host that read the board, the hub's own or not yet known).
     """
 
     raw_publish_time: float | None = None
@@ -48,6 +51,13 @@ class Trace(Body):
     raw_seq: int | None = None
     raw_source_time: float | None = None
     raw_read_time: float | None = None
+    clock_offset_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if self.clock_offset_s is None:  # one host's times: the body is as it always was
+            del out["clock_offset_s"]
+        return out
 
     @classmethod
     def read(cls, reader: FieldReader) -> dict[str, Any]:
@@ -57,4 +67,5 @@ class Trace(Body):
             "raw_seq": reader.integer("raw_seq", None, low=0, optional=True),
             "raw_source_time": reader.number("raw_source_time", None, optional=True),
             "raw_read_time": reader.number("raw_read_time", None, optional=True),
+            "clock_offset_s": reader.number("clock_offset_s", None, optional=True),
         }

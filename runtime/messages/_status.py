@@ -82,7 +82,8 @@ class DriverStatus(ComponentStatus):
 
 @dataclass(frozen=True)
 class FeaturesStatus(ComponentStatus):
-    """The feature stage: estimates published, NaN-filled gap samples, chunks rejected."""
+    """The feature stage: estimates published, NaN-filled gap samples, chunks rejected;
+    ``people``: the persons it keeps estimators for (empty in a single-person session)."""
 
     TOPIC = "status.features"
 
@@ -91,6 +92,7 @@ class FeaturesStatus(ComponentStatus):
     gap_samples: int = 0
     rejected: int = 0
     bus: BusCounters | None = None
+    people: tuple[str, ...] = ()
 
     @classmethod
     def read(cls, reader: FieldReader) -> dict[str, Any]:
@@ -101,6 +103,7 @@ class FeaturesStatus(ComponentStatus):
             gap_samples=reader.integer("gap_samples", 0, low=0),
             rejected=reader.integer("rejected", 0, low=0),
             bus=BusCounters.read_nested(reader, "bus"),
+            people=reader.strings("people", ()),
         )
         return values
 

@@ -4,20 +4,29 @@ Estimators time samples by index and nominal rate, so a fast replay gives the sa
 features as real time. Each estimate is published on ``features.attention`` or
 ``features.stress`` with the raw message's publish time, its newest sample's board
 timestamp and the driver's read time in ``trace`` (for latency).
+
+Each person (``RawChunk.person``; None in a single-person session) has estimators,
+baselines, gap accounting and data-time order of their own, and their estimates carry
+the person. On a hub, a chunk from a sensor host whose clock the hub has estimated
+(``status.clock``) has its trace's times put on the hub's clock (docs/clocks.md).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from runtime.bus import BusPublisher, Message
+# The modules, not the package: runtime.clock's stages import runtime.stages.
+from runtime.clock._map import ClockMaps
+from runtime.clock._topics import STATUS_TOPIC as CLOCK_STATUS_TOPIC
 from runtime.config import FeaturesConfig, SourceConfig
 from runtime.features import AttentionEstimate, AttentionEstimator, StressEstimate, StressEstimator
-from runtime.messages import FeaturesStatus, RawChunk, Trace
+from runtime.messages import ClockStatus, FeaturesStatus, RawChunk, Trace
 from runtime.participants import SessionBaseline
 from runtime.stages._base import StageContext, bus_counters, confirm_subscribed
 from runtime.stages._data_order import DataTimeOrder
@@ -53,8 +62,25 @@ def limit_blas_threads() -> None:
         _BLAS_LIMITED = True
 
 
+@dataclass
+class PersonStreams:
+    """One person's state in the feature stage: their estimators (each with its own
+    baseline), the sample index each raw topic should continue at, and the order their
+    estimates go out in."""
+
+    order: DataTimeOrder
+    expected: dict[str, int] = field(default_factory=dict)
+    attention: AttentionEstimator | None = None
+    stress: StressEstimator | None = None
+
+
 class FeatureStage:
-    """Subscribes to raw data and publishes attention and stress estimates."""
+    """Subscribes to raw data and publishes attention and stress estimates, per person.
+
+    ``baseline`` (``[session] baseline``) is the stored baseline of ``baseline_person``
+    (``[session] participant``): that person's estimators, and those of a chunk without a
+    person, start from it; everyone else calibrates on their own data.
+    """
 
     def __init__(
         self,
@@ -62,6 +88,7 @@ class FeatureStage:
         source: SourceConfig,
         status_interval_s: float = 1.0,
         baseline: str | None = None,
+        baseline_person: str | None = None,
     ) -> None:
         self.features = features
         self.source = source
@@ -71,49 +98,37 @@ class FeatureStage:
             SessionBaseline(baseline, features.eeg, features.heart, source.heart_signal)
             if baseline else None
         )
+        self.baseline_person = baseline_person
         self.status_interval_s = status_interval_s
         self.heart_topic = {"ppg": "raw.ppg", "ecg": "raw.ecg"}.get(source.heart_signal)
         limit_blas_threads()
 
     def __call__(self, context: StageContext) -> None:
-        topics = ("raw.eeg",) + ((self.heart_topic,) if self.heart_topic else ())
-        subscriber = context.subscriber(topics)
+        raw_topics = ("raw.eeg",) + ((self.heart_topic,) if self.heart_topic else ())
+        subscriber = context.subscriber(raw_topics + (CLOCK_STATUS_TOPIC,))
         publisher = context.publisher()
         confirm_subscribed(subscriber)
         context.ready.set()
-        expected: dict[str, int] = {}
-        order = DataTimeOrder(topics)  # estimates go out in data-time order, whatever the chunks
-        attention: AttentionEstimator | None = None
-        stress: StressEstimator | None = None
+        people: dict[str | None, PersonStreams] = {}
+        clocks = ClockMaps()
         counts = {"attention": 0, "stress": 0, "gap_samples": 0, "rejected": 0}
         next_status = 0.0
         try:
             while not context.stop.is_set():
                 message = subscriber.recv(timeout_s=0.1)
+                data = message.data if message is not None else None
+                if isinstance(data, ClockStatus):
+                    clocks.update(data)
                 # Every raw.* message has a RawChunk (the bus checked it); one without
                 # samples has nothing to estimate from.
-                chunk = message.data if message is not None and message.array is not None else None
-                if message is not None and isinstance(chunk, RawChunk):
-                    problem = self._check_chunk(message, chunk, attention, stress)
-                    if problem:
-                        counts["rejected"] += 1
-                        logger.warning("features: dropped a %s chunk: %s", message.topic, problem)
-                        continue
-                    gap = self._gap(message, chunk, expected)
-                    counts["gap_samples"] += gap
-                    if message.topic == "raw.eeg":
-                        attention = attention or self._attention_for(chunk)
-                        data = np.asarray(message.array, dtype=np.float64)
-                        estimates = attention.push(_with_gap(data, gap))
-                        self._publish(publisher, order, "attention", estimates, message, gap)
-                        counts["attention"] += len(estimates)
-                    elif message.topic == self.heart_topic:
-                        stress = stress or self._stress_for(message.topic, chunk)
-                        row = np.asarray(self._heart_row(message.array), dtype=np.float64)
-                        heart = stress.push(_with_gap(row[np.newaxis], gap)[0])
-                        self._publish(publisher, order, "stress", heart, message, gap)
-                        counts["stress"] += len(heart)
-                self._send(publisher, order.release_idle())
+                elif isinstance(data, RawChunk) and message.array is not None:
+                    streams = people.get(data.person)
+                    if streams is None:
+                        # Estimates go out in data-time order, whatever the chunks.
+                        streams = people[data.person] = PersonStreams(DataTimeOrder(raw_topics))
+                    self._take(message, data, streams, clocks, publisher, counts)
+                for streams in people.values():
+                    self._send(publisher, streams.order.release_idle())
                 now = time.monotonic()
                 if now >= next_status:
                     next_status = now + self.status_interval_s
@@ -121,12 +136,52 @@ class FeatureStage:
                         component="features",
                         state="running",
                         bus=bus_counters(subscriber.stats),
+                        people=tuple(sorted(p for p in people if p is not None)),
                         **counts,
                     )
                     publisher.publish("status.features", status)
         finally:
             subscriber.close()
             publisher.close()
+
+    def _take(
+        self,
+        message: Message,
+        chunk: RawChunk,
+        streams: PersonStreams,
+        clocks: ClockMaps,
+        publisher: BusPublisher,
+        counts: dict[str, int],
+    ) -> None:
+        """One raw chunk of one person: checked, gap-filled, estimated, published."""
+        problem = self._check_chunk(message, chunk, streams.attention, streams.stress)
+        if problem:
+            counts["rejected"] += 1
+            who = f" of {chunk.person}" if chunk.person is not None else ""
+            logger.warning("features: dropped a %s chunk%s: %s", message.topic, who, problem)
+            return
+        gap = self._gap(message, chunk, streams.expected)
+        counts["gap_samples"] += gap
+        offset = self._clock_offset(chunk, clocks)
+        if message.topic == "raw.eeg":
+            streams.attention = streams.attention or self._attention_for(chunk)
+            data = np.asarray(message.array, dtype=np.float64)
+            estimates = streams.attention.push(_with_gap(data, gap))
+            self._publish(publisher, streams.order, "attention", estimates, message, gap, offset)
+            counts["attention"] += len(estimates)
+        elif message.topic == self.heart_topic:
+            streams.stress = streams.stress or self._stress_for(message.topic, chunk)
+            row = np.asarray(self._heart_row(message.array), dtype=np.float64)
+            heart = streams.stress.push(_with_gap(row[np.newaxis], gap)[0])
+            self._publish(publisher, streams.order, "stress", heart, message, gap, offset)
+            counts["stress"] += len(heart)
+
+    @staticmethod
+    def _clock_offset(chunk: RawChunk, clocks: ClockMaps) -> float | None:
+        """The chunk's sensor clock minus the hub's now, if the hub has estimated it (a
+        sensor's clock is known by its person; None: the times stay as they are)."""
+        clock = clocks.get(chunk.person) if chunk.person is not None else None
+        return None if clock is None else clock.offset_at(time.time())
 
     def _check_chunk(
         self,
@@ -175,19 +230,27 @@ class FeatureStage:
 
     def _attention_for(self, chunk: RawChunk) -> AttentionEstimator:
         names = list(chunk.channels)
-        logger.info("features: attention from %d EEG channels at %g Hz", len(names), chunk.fs)
+        logger.info(
+            "features: attention%s from %d EEG channels at %g Hz",
+            _of(chunk.person), len(names), chunk.fs,
+        )
         estimator = AttentionEstimator(chunk.fs, names, self.features.eeg)
-        if self.start_baseline:
+        if self._starts_from_baseline(chunk.person):
             self.start_baseline.start(estimator, "attention")
         return estimator
 
     def _stress_for(self, topic: str, chunk: RawChunk) -> StressEstimator:
         kind = "ecg" if topic == "raw.ecg" else "ppg"
-        logger.info("features: stress from %s at %g Hz", kind, chunk.fs)
+        logger.info("features: stress%s from %s at %g Hz", _of(chunk.person), kind, chunk.fs)
         estimator = StressEstimator(chunk.fs, kind, self.features.heart)
-        if self.start_baseline:
+        if self._starts_from_baseline(chunk.person):
             self.start_baseline.start(estimator, "stress")
         return estimator
+
+    def _starts_from_baseline(self, person: str | None) -> bool:
+        """Whether ``person``'s new estimators load ``[session] baseline``: it is theirs
+        (``[session] participant``), or the chunk names no one (one person's session)."""
+        return self.start_baseline is not None and person in (None, self.baseline_person)
 
     def _heart_row(self, array: np.ndarray) -> np.ndarray:
         return array[self.source.heart_channel]  # in range: checked by _check_chunk
@@ -200,17 +263,31 @@ class FeatureStage:
         estimates: list[AttentionEstimate] | list[StressEstimate],
         raw: Message,
         gap: int,
+        clock_offset_s: float | None = None,
     ) -> None:
         """Hand a chunk's estimates to ``order`` (the chunk's samples, gap included, are
-        consumed) and publish those due."""
+        consumed) and publish those due, each of the chunk's person, its times on the hub's
+        clock when ``clock_offset_s`` (sensor minus hub) is known."""
+        chunk = raw.data if isinstance(raw.data, RawChunk) else None
+        shift = clock_offset_s or 0.0
+
+        def on_hub(t: float | None) -> float | None:
+            return None if t is None else t - shift
+
         trace = Trace(
-            raw_publish_time=raw.publish_time,
+            raw_publish_time=on_hub(raw.publish_time),
             raw_publisher=raw.publisher,
             raw_seq=raw.seq,
-            raw_source_time=raw.source_time,
-            raw_read_time=raw.data.read_time if isinstance(raw.data, RawChunk) else None,
+            raw_source_time=on_hub(raw.source_time),
+            raw_read_time=on_hub(chunk.read_time) if chunk is not None else None,
+            clock_offset_s=clock_offset_s,
         )
-        items = [(e.time_s, (kind, e.to_message(trace), raw.source_time)) for e in estimates]
+        person = chunk.person if chunk is not None else None
+        source_time = on_hub(raw.source_time)
+        bodies = [e.to_message(trace) for e in estimates]
+        if person is not None:
+            bodies = [replace(body, person=person) for body in bodies]
+        items = [(e.time_s, (kind, body, source_time)) for e, body in zip(estimates, bodies)]
         n = gap + (int(raw.array.shape[-1]) if raw.array is not None else 0)
         FeatureStage._send(publisher, order.add(raw.topic, n, raw.data.fs, items))
 
@@ -218,3 +295,7 @@ class FeatureStage:
     def _send(publisher: BusPublisher, due: list) -> None:
         for kind, body, source_time in due:
             publisher.publish(f"features.{kind}", body, source_time=source_time)
+
+
+def _of(person: str | None) -> str:
+    return f" of {person}" if person is not None else ""

@@ -47,7 +47,7 @@ from runtime.messages import (
 )
 
 TRACE = Trace(raw_publish_time=1700000000.25, raw_publisher="driver-1a2b", raw_seq=41,
-              raw_source_time=12.5, raw_read_time=1700000000.24)
+              raw_source_time=12.5, raw_read_time=1700000000.24, clock_offset_s=0.25)
 BUS = BusCounters(received=120, rejected=2, dropped=3, duplicates=1, last_error="x: bad")
 LATENCY = LatencySummary(p50=12.5, p99=40.0, n=77)
 
@@ -123,7 +123,7 @@ EXAMPLES: dict[type[Body], tuple[str, Body]] = {
     FeaturesStatus: ("status.features", FeaturesStatus(
         component="features", state="running", **FAILED_ONCE, attention=40, stress=2,
         gap_samples=25,
-        rejected=1, bus=BUS,
+        rejected=1, bus=BUS, people=("P01", "P02"),
     )),
     LatencySummary: ("status.controller", LATENCY),
     ControllerStatus: ("status.controller", ControllerStatus(
@@ -341,3 +341,13 @@ def test_no_person_is_left_off_the_wire_as_before_the_field_existed(cls: type[Bo
     assert name not in wire and name in body.to_dict()
     assert cls.from_dict(wire, topic) == single
     assert cls.from_dict({**wire, name: None}, topic) == single  # null reads as absent
+
+
+def test_a_trace_of_one_hosts_clock_leaves_the_offset_off_the_wire():
+    """A single-host trace's body is what it was before hubs existed; a mapped one says by
+    how much its times were moved."""
+    local = Trace(raw_publish_time=1.5, raw_source_time=1.0)
+    assert "clock_offset_s" not in local.to_dict()
+    mapped = Trace(raw_source_time=1.0, clock_offset_s=0.25)
+    assert mapped.to_dict()["clock_offset_s"] == 0.25
+    assert Trace.from_dict(mapped.to_dict()) == mapped

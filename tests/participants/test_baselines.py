@@ -117,13 +117,21 @@ def test_a_baseline_made_under_other_settings_is_refused_naming_them(tmp_path):
         resolve_baseline_choice("current", None, tmp_path)
 
 
-def _first_estimate(broker, baseline: str | None) -> AttentionFeature:
-    """The first attention estimate of a feature stage on the real bus, fed 3 s of EEG."""
+def _first_estimate(
+    broker,
+    baseline: str | None,
+    person: str | None = None,
+    baseline_person: str | None = None,
+) -> AttentionFeature:
+    """The first attention estimate of a feature stage on the real bus, fed 3 s of EEG of
+    ``person``, the stage holding ``baseline_person``'s ``baseline``."""
     features = FeaturesConfig(eeg=EEG.model_copy(update={"baseline_s": 120.0}))
     stop = threading.Event()
     context = StageContext("features", broker.publish_endpoint, broker.subscribe_endpoint, stop)
     stage = SupervisedStage(
-        context, FeatureStage(features, SourceConfig(heart_signal="none"), 0.1, baseline=baseline)
+        context,
+        FeatureStage(features, SourceConfig(heart_signal="none"), 0.1, baseline=baseline,
+                     baseline_person=baseline_person),
     )
     listener = BusSubscriber(broker.subscribe_endpoint, ("features.attention", PROBE_TOPIC))
     driver = BusPublisher(broker.publish_endpoint, "driver")
@@ -133,7 +141,7 @@ def _first_estimate(broker, baseline: str | None) -> AttentionFeature:
         connect(driver, listener)
         data = _noise(2, 3.0).astype(np.float32)
         chunk = RawChunk(preset="default", fs=FS, channels=NAMES, first_index=0, dropped=0,
-                         t_first=0.0, t_last=(data.shape[1] - 1) / FS)
+                         t_first=0.0, t_last=(data.shape[1] - 1) / FS, person=person)
         driver.publish("raw.eeg", chunk, array=data)
         end = time.monotonic() + 15
         while time.monotonic() < end:
@@ -157,6 +165,17 @@ def test_a_session_from_a_saved_baseline_is_valid_from_its_first_window(broker, 
     fresh = _first_estimate(broker, None)  # without it: calibrating for baseline_s = 120 s
     assert (fresh.sample_index, fresh.valid, fresh.calibrated) == (500, False, False)
     assert fresh.reason.startswith("calibrating")
+
+
+def test_in_a_group_only_the_baselines_own_person_starts_from_it(broker, tmp_path):
+    """[session] participant's baseline is theirs alone: P01 is valid from the first window,
+    P02 on the same hub calibrates on their own data."""
+    path = str(BaselineStore(tmp_path).save("P01", {"attention": _attention_section()}, {}).path)
+    own = _first_estimate(broker, path, person="P01", baseline_person="P01")
+    assert (own.person, own.valid, own.calibrated) == ("P01", True, True), own.reason
+    other = _first_estimate(broker, path, person="P02", baseline_person="P01")
+    assert (other.person, other.valid, other.calibrated) == ("P02", False, False)
+    assert other.reason.startswith("calibrating")
 
 
 def test_stress_starts_from_the_baseline_only_when_it_covers_stress(tmp_path):
