@@ -48,16 +48,24 @@ class Observed:
     def __init__(self, process) -> None:
         self.process = process
 
+    def rows(self) -> list[dict]:
+        return [json.loads(line) for line in self.process.stdout().splitlines()[1:] if line]
+
     def chunks(self, person: str | None = None, topic: str = "raw.eeg") -> list[dict]:
-        rows = [json.loads(line) for line in self.process.stdout().splitlines()[1:] if line]
         return [
-            r for r in rows if r["topic"] == topic and (person is None or r["person"] == person)
+            r for r in self.rows()
+            if r["topic"] == topic and (person is None or r["person"] == person)
         ]
 
+    def bodies(self, topic: str) -> list[dict]:
+        """The bodies of the non-raw messages on ``topic`` (observer given its prefix)."""
+        return [r["body"] for r in self.rows() if r["topic"] == topic and "body" in r]
 
-def start_hub(netlab: NetLab, keys: Path, config: Path):
+
+def start_hub(netlab: NetLab, keys: Path, config: Path, prefixes: str = "raw."):
     """`kintsugi run -c configs/hub.toml --listen 0.0.0.0 --keys DIR` in the hub namespace,
-    and an observer of its raw.* there; returns (hub, Observed)."""
+    and an observer there of its topics starting with ``prefixes`` (comma-separated);
+    returns (hub, Observed)."""
     hub = netlab.run(
         netlab.hub,
         ["-m", "runtime.cli", "run", "-c", str(config), "--listen", "0.0.0.0",
@@ -68,19 +76,22 @@ def start_hub(netlab: NetLab, keys: Path, config: Path):
     observer = netlab.run(
         netlab.hub,
         ["-m", "tests.net._observer", f"tcp://127.0.0.1:{HUB_SUBSCRIBE_PORT}", str(keys),
-         "client"],
+         "client", prefixes],
         "observer",
     )
     observer.wait_stdout("ready")
     return hub, Observed(observer)
 
 
-def start_sensor(netlab: NetLab, index: int, keys: Path, person: str, *extra: str):
+def start_sensor(
+    netlab: NetLab, index: int, keys: Path, person: str, *extra: str,
+    config: str = "configs/sensor.toml",
+):
     """`kintsugi run -c configs/sensor.toml --connect tcp://HUB:5591 --keys DIR --key-name
     sensorI --person P` in sensor namespace ``index``."""
     return netlab.run(
         netlab.sensor_namespace(index),
-        ["-m", "runtime.cli", "run", "-c", "configs/sensor.toml",
+        ["-m", "runtime.cli", "run", "-c", config,
          "--connect", f"tcp://{netlab.hub_address(index)}:{HUB_PUBLISH_PORT}",
          "--keys", str(keys), "--key-name", f"sensor{index}", "--person", person, *extra],
         f"sensor{index}",

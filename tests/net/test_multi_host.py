@@ -2,8 +2,8 @@
 and 5): both persons' raw chunks reach the hub; clients without an authorized key get
 nothing and publish nothing; a killed sensor rejoins; a 1-second cut loses no chunk.
 
-Transport only: the hub's features stage still assumes one source (per-person features are
-issue 21, point 1), so these tests read raw chunks at the hub, not its control.
+These test the transport, reading raw chunks at the hub; test_group_across_hosts.py drives
+the hub's controller with two people.
 """
 
 from __future__ import annotations
