@@ -21,10 +21,16 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# The slow tests that fit in CI's time: replay verified at speed 1, a training job's log
-# reproduced beside a replay, the clock estimate over 10 s of real time, hosts in network namespaces (≈ 3 min).
+# The slow tests that fit in CI's time (≈ 6 min): replay verified at speed 1, a training
+# job's log reproduced beside a replay, the clock estimate over 10 s of real time, hosts in
+# network namespaces, and real-time integration tests kept out of the default suite's
+# 10 minutes (Galea through its emulator, inf/huge raw chunks, a paced soak, a stuck
+# subscriber, real-time vs fast replay). The hour-long soak is not among them.
 SLOW_IN_CI = tests/lab/test_verify.py tests/training/test_session_log_replay.py \
-	tests/clock/test_bus_exchange.py tests/net
+	tests/clock/test_bus_exchange.py tests/net tests/emulators/test_daemon.py \
+	tests/emulators/test_fault_behaviour.py tests/daemon/test_faults.py \
+	tests/daemon/test_soak.py::test_short_soak_paced_keeps_latency_stable \
+	tests/daemon/test_security_and_backpressure.py tests/daemon/test_scenario_playback.py
 
 test-slow-ci: $(STAMP)
 	$(PY) -m pytest -q -m slow $(SLOW_IN_CI)

@@ -184,6 +184,7 @@ def test_the_controller_walks_the_phases_the_truth_implies(replayed):
             assert max(intensities[phase]) <= settings.baseline_intensity + 1e-9, phase
 
 
+@pytest.mark.slow  # ~11 s: CI's second step (make test-slow-ci)
 @pytest.mark.parametrize("speed", [20.0])
 def test_real_time_and_fast_replay_give_the_same_features(tmp_path, speed):
     scenario = sim.load_scenario("ci_short")

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from runtime.bus import BusPublisher, BusSubscriber, CurveKeys, make_keys
 from runtime.client import ControlClient
@@ -92,6 +93,7 @@ def _rss_kb(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
+@pytest.mark.slow  # ~16 s: CI's second step (make test-slow-ci)
 def test_a_stuck_subscriber_neither_grows_the_daemon_nor_goes_unnoticed(tmp_path):
     # A 15-minute scenario replayed flat out, plus a flood through the daemon's broker sent
     # once the stuck subscriber is surely connected (the replay's burst alone can come and

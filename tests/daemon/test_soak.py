@@ -22,6 +22,7 @@ def test_short_soak_at_full_speed_loses_nothing_and_does_not_grow():
     _check(run(minutes=6.0, speed=0.0), latency=False)
 
 
+@pytest.mark.slow  # ~11 s of real time: CI's second step (make test-slow-ci)
 def test_short_soak_paced_keeps_latency_stable():
     _check(run(minutes=3.0, speed=20.0), latency=True)
 

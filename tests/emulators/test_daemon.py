@@ -137,7 +137,8 @@ def _run(board: str) -> Run:
     return run
 
 
-@pytest.fixture(scope="module", params=["cyton", "galea"])
+# Galea (its 24 channels, ~20 s) runs in CI's second step (make test-slow-ci).
+@pytest.fixture(scope="module", params=["cyton", pytest.param("galea", marks=pytest.mark.slow)])
 def run(request: pytest.FixtureRequest) -> Iterator[Run]:
     yield _run(request.param)
 

@@ -89,7 +89,8 @@ def _run(board: str) -> Session:
     return Session(board, reads, emulator, close_error)
 
 
-@pytest.fixture(scope="module", params=["cyton", "galea"])
+# Galea (~14 s to start) runs in CI's second step (make test-slow-ci).
+@pytest.fixture(scope="module", params=["cyton", pytest.param("galea", marks=pytest.mark.slow)])
 def session(request: pytest.FixtureRequest) -> Iterator[Session]:
     yield _run(request.param)
 
