@@ -17,6 +17,7 @@ channels, the channels the config wires to ECG (BIDS type ECG) and the PPG rows 
 PPG, no unit). Events are the board's marker row at their exact samples, ``trial_type`` the
 label recorded in ``markers.jsonl``. mne-python has no PPG channel type, so
 ``mne_bids.read_raw_bids`` reads PPG channels back as ``misc`` (and warns that it does).
+A session several people streamed into is refused, naming them (one subject per export).
 """
 
 from __future__ import annotations
@@ -33,8 +34,15 @@ from typing import Any
 import numpy as np
 
 from runtime.errors import ConfigError
-from runtime.lab._export import ExportedSignals, session_signals
-from runtime.recorder import SessionError, SessionManifest, load_session, read_manifest
+from runtime.lab._export import MULTI_PERSON_HINT, ExportedSignals, session_signals
+from runtime.recorder import (
+    SessionError,
+    SessionManifest,
+    load_session,
+    only_board,
+    read_manifest,
+    read_metadata,
+)
 
 logger = logging.getLogger("runtime.lab")
 
@@ -163,6 +171,8 @@ def export_bids(
     if not root.parent.is_dir():
         raise ConfigError(f"OUT {str(root)!r}: the directory {str(root.parent)!r} does not exist")
     manifest = read_manifest(directory)
+    # Several people's boards are refused before the subject is asked for.
+    only_board(read_metadata(directory), directory, "BIDS export", MULTI_PERSON_HINT)
     subject = resolve_subject(manifest, options.participant)
     signals = session_signals(load_session(directory))
     if signals.data.shape[1] == 0:

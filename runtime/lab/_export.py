@@ -7,6 +7,10 @@ board's marker row (sample-exact), labelled with the recorded ``marker`` message
 stores 16-bit and BDF 24-bit integers per channel, scaled to each channel's own range, so
 a sample is exact to (max − min) / 65535 (EDF) or / 16777215 (BDF); non-finite samples
 (which these formats cannot hold) are written as 0 and counted.
+
+A session of one person whose chunks named them exports that person's board
+(``persons/<person>/raw.csv``); a session several people streamed into is refused, naming
+them (:func:`runtime.recorder.only_board`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from runtime.errors import ConfigError
-from runtime.recorder import RecordedSession, SessionError, load_session
+from runtime.recorder import RecordedSession, SessionError, load_session, only_board
 
 if TYPE_CHECKING:
     from runtime.lab._bids import BidsOptions
@@ -48,15 +52,30 @@ class ExportedSignals:
     non_finite: int = 0
 
 
+#: What a refused multi-person export says to do instead.
+MULTI_PERSON_HINT = (
+    "each person's raw rows are in persons/<person>/raw.csv (BrainFlow's format; "
+    "runtime.recorder.read_raw reads them)"
+)
+
+
+def export_board(session: RecordedSession) -> str | None:
+    """The board an export reads: None for the one that named nobody, or the one person's
+    (:func:`runtime.recorder.only_board`; several people: :class:`SessionError`)."""
+    return only_board(session.metadata, session.directory, "export", MULTI_PERSON_HINT)
+
+
 def session_signals(session: RecordedSession) -> ExportedSignals:
     """The signals and annotations of a session's default preset, ready to export."""
-    if "default" not in session.raw:
+    person = export_board(session)
+    boards = session.samples_of(person)
+    if "default" not in boards:
         raise SessionError(
             f"{session.directory} has no raw data (raw.csv): nothing to export; the driver must "
             "publish raw.board.* while recording"
         )
-    raw = session.raw["default"]
-    layout = session.layout("default")
+    raw = boards["default"]
+    layout = session.layout("default", person)
     fs = float(layout["sampling_rate"])
     source = session.metadata.get("config", {}).get("source", {})
     ecg = set(source.get("ecg_channels", []))
@@ -83,17 +102,21 @@ def session_signals(session: RecordedSession) -> ExportedSignals:
         first = float(session.metadata.get("started_at") or 0.0)
     start = datetime.fromtimestamp(first, tz=UTC).replace(microsecond=0)
     return ExportedSignals(
-        names, kinds, units, data, fs, start, marker_annotations(session, fs), int(bad.sum())
+        names, kinds, units, data, fs, start, marker_annotations(session, fs, person),
+        int(bad.sum()),
     )
 
 
-def marker_annotations(session: RecordedSession, fs: float) -> list[tuple[float, str]]:
-    """(onset_s, label) of each non-zero sample of the default preset's marker row."""
-    layout = session.layout("default")
+def marker_annotations(
+    session: RecordedSession, fs: float, person: str | None = None
+) -> list[tuple[float, str]]:
+    """(onset_s, label) of each non-zero sample of the default preset's marker row (of
+    ``person``'s board; None: the board that named nobody)."""
+    layout = session.layout("default", person)
     marker_row = layout.get("marker_row")
     if marker_row is None:
         return []
-    row = session.raw["default"][int(marker_row)]
+    row = session.samples_of(person)["default"][int(marker_row)]
     labels = session.marker_labels()
     out = []
     for index in np.flatnonzero(np.isfinite(row) & (row != 0)):

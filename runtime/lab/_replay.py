@@ -6,6 +6,9 @@ zero, as fast as the board can). K is therefore K × the data's own rate, also f
 recorded from a sped-up scenario, whose timestamps are compressed. The copy also leaves out
 a torn last line (a crash's leftover). The daemon then runs with ``[source] board =
 "playback"``, ``master_board`` = the recorded board, and the copies as ``file``/``file_aux``.
+A session of one person whose chunks named them (``persons/<person>/raw.csv``) replays
+that person's files, the playback source stamped with the same person; a session several
+people streamed into is refused, naming them (:func:`runtime.recorder.only_board`).
 
 Everything downstream runs on the data clock (features time samples by index and nominal
 rate, the feature stage releases them in data-time order, the controller steps on their
@@ -41,7 +44,13 @@ from runtime.messages import (
     RawChunk,
     StressFeature,
 )
-from runtime.recorder import SessionError, complete_lines_size, read_metadata
+from runtime.recorder import (
+    SessionError,
+    board_presets,
+    complete_lines_size,
+    only_board,
+    read_metadata,
+)
 from runtime.stages import StageContext, confirm_subscribed
 
 logger = logging.getLogger("runtime.lab")
@@ -131,12 +140,18 @@ def prepare_replay(
     """Re-timed copies of a session's raw files in ``workdir`` and the config to replay them.
 
     ``config`` replaces the recorded one (e.g. to try other thresholds on the same data);
-    its ``[source]`` is replaced by the playback board in any case.
+    its ``[source]`` is replaced by the playback board in any case. A session of several
+    people raises :class:`SessionError` naming them.
     """
     directory = Path(directory)
     speed = check_speed(speed)
     metadata = read_metadata(directory)
-    presets = metadata.get("presets", {})
+    person = only_board(
+        metadata, directory, "replay",
+        "`kintsugi verify DIR OTHER` compares two recorded runs of it (features, controls "
+        "and decisions, which name each person)",
+    )
+    presets = board_presets(metadata, person, directory=directory)
     if "default" not in presets or not (directory / presets["default"]["file"]).is_file():
         raise SessionError(
             f"{directory} has no raw data of the default preset (raw.csv): the driver did not "
@@ -152,7 +167,7 @@ def prepare_replay(
             logger.warning("replay: the %s preset cannot be replayed (no playback key)", preset)
             continue
         layout = info["layout"]
-        target = workdir / info["file"]
+        target = workdir / Path(info["file"]).name  # persons/P01/raw.csv → raw.csv
         samples[preset] = retime_file(
             directory / info["file"], target, int(layout["timestamp_row"]),
             int(info["num_rows"]), speed, float(info.get("fs") or layout["sampling_rate"]),
@@ -165,8 +180,11 @@ def prepare_replay(
         file="", file_aux="",
     )
     source.update(keys)
+    if person is not None:  # the replayed chunks name the person the recorded ones did
+        source["person"] = person
     data = config.model_dump()
     data["source"] = source
+    data.pop("sources", None)  # [[sources]]: the one playback board replaces them all
     # Whose session this is does not change with the thresholds tried on it: a replay with
     # another config (-c) keeps the recorded participant and baseline.
     data["session"] = metadata["config"].get("session", data["session"])

@@ -24,11 +24,11 @@ __all__ = ["derive_session_baseline"]
 _STEP_SAMPLES = 250
 
 
-def _layouts(metadata: dict[str, Any]) -> dict[str, Any]:
+def _layouts(presets: dict[str, Any]) -> dict[str, Any]:
     from drivers import StreamLayout  # brainflow: only when a baseline is derived
 
     layouts = {}
-    for name, info in metadata.get("presets", {}).items():
+    for name, info in presets.items():
         d = info["layout"]
         layouts[name] = StreamLayout(
             preset=0, preset_name=str(d.get("preset", name)),
@@ -56,7 +56,13 @@ def derive_session_baseline(directory: Path | str) -> dict[str, dict[str, Any]]:
     # Imported here: the recorder imports runtime.stages, whose feature stage imports this
     # package (SessionBaseline), and the driver stage loads brainflow.
     from runtime.config import config_from_mapping
-    from runtime.recorder import SessionError, read_board_file, read_metadata
+    from runtime.recorder import (
+        SessionError,
+        board_presets,
+        only_board,
+        read_board_file,
+        read_metadata,
+    )
     from runtime.stages._driver import plan_raw_streams
 
     directory = Path(directory)
@@ -68,8 +74,11 @@ def derive_session_baseline(directory: Path | str) -> dict[str, dict[str, Any]]:
             f"{config.session.baseline!r}, so it has no calibration of its own: save a "
             "session that calibrated, or pick a saved one with `kintsugi baseline use`"
         )
-    presets = metadata.get("presets", {})
-    streams = {s.topic: s for s in plan_raw_streams(_layouts(metadata), config.source)}
+    # One person's session (their chunks named them) calibrates on their board's files;
+    # several people's is refused, naming them.
+    person = only_board(metadata, directory, "deriving a baseline")
+    presets = board_presets(metadata, person, directory=directory)
+    streams = {s.topic: s for s in plan_raw_streams(_layouts(presets), config.source)}
     eeg = streams.get("raw.eeg")
     if eeg is None:
         raise SessionError(f"session {str(directory)!r} holds no EEG: nothing to calibrate")

@@ -35,9 +35,17 @@ JSONL_FILES = {
 VALUE_FORMAT = "%.17g"
 
 
-def raw_file_name(preset: str) -> str:
-    """The raw file of a preset (``raw.csv`` for the default preset)."""
-    return RAW_FILES.get(preset, f"raw.{preset}.csv")
+#: The directory of each person's raw files (``persons/<person>/raw.csv``) in a session
+#: whose raw.board chunks name a person: the same file names as a one-board session, one
+#: directory per person (a person id has no path separator and no leading dot).
+PERSONS_DIR = "persons"
+
+
+def raw_file_name(preset: str, person: str | None = None) -> str:
+    """The raw file of a preset (``raw.csv`` for the default preset), relative to the
+    session directory: ``persons/<person>/raw.csv`` for a person's board."""
+    name = RAW_FILES.get(preset, f"raw.{preset}.csv")
+    return name if person is None else f"{PERSONS_DIR}/{person}/{name}"
 
 
 def jsonl_file_for(topic: str) -> str | None:

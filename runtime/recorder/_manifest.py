@@ -9,7 +9,7 @@ is recomputed from the config it holds (the hash is defined on that config alone
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,10 @@ class ScenarioUsed:
 @dataclass(frozen=True)
 class SessionManifest:
     """``session.json``, typed. ``config_sha256`` is :func:`config_sha256` of ``config``;
-    ``resolver_seed`` is None for the deterministic resolver and for format-1 sessions."""
+    ``resolver_seed`` is None for the deterministic resolver and for format-1 sessions.
+    ``presets`` are the board's that named no person; ``persons`` maps each person whose
+    chunks named them to ``{"presets", "samples", "lost_samples"}`` (empty in a
+    single-person session)."""
 
     directory: Path
     format: int
@@ -69,6 +72,7 @@ class SessionManifest:
     participant: str | None
     baseline: BaselineUsed
     presets: dict[str, Any]
+    persons: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], directory: Path) -> SessionManifest:
@@ -110,6 +114,7 @@ class SessionManifest:
             participant=_optional(data, "participant", str, where),
             baseline=baseline,
             presets=dict(data.get("presets") or {}),
+            persons=dict(_optional(data, "persons", dict, where) or {}),
         )
 
 

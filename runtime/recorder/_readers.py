@@ -5,6 +5,11 @@ result); ``read_jsonl`` skips a last line that is incomplete. Both say how much 
 ``read_records`` turns each JSON line into a :class:`SessionRecord` with its typed body
 (:mod:`runtime.messages`); a line that fails validation is skipped, counted and logged with
 the file, the line number and what is wrong, so one bad line never stops a report.
+
+A session several people streamed into keeps each person's raw rows apart
+(``persons/<person>/raw.csv`` …, described in ``persons`` of ``session.json``):
+:func:`session_persons` lists them, :func:`board_presets` and :func:`read_raw` read one
+person's, and :func:`only_board` is what a tool that reads one board (replay, export) asks.
 """
 
 from __future__ import annotations
@@ -240,6 +245,9 @@ class RecordedSession:
     directory: Path
     metadata: dict[str, Any]
     raw: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Each person's raw samples per preset (empty in a single-person session, whose
+    #: samples are ``raw``).
+    person_raw: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     features: list[SessionRecord] = field(default_factory=list)
     control: list[SessionRecord] = field(default_factory=list)
     decisions: list[SessionRecord] = field(default_factory=list)
@@ -248,19 +256,34 @@ class RecordedSession:
     model: list[SessionRecord] = field(default_factory=list)
     skipped: list[SkippedRecord] = field(default_factory=list)
 
-    def layout(self, preset: str = "default") -> dict[str, Any]:
-        """The row layout of a preset (``drivers.StreamLayout.to_dict()``)."""
+    @property
+    def persons(self) -> tuple[str, ...]:
+        """The persons whose raw data the session holds (:func:`session_persons`)."""
+        return session_persons(self.metadata)
+
+    def samples_of(self, person: str | None = None) -> dict[str, np.ndarray]:
+        """Raw samples per preset of one board: ``raw`` for None, else the person's."""
+        if person is None:
+            return self.raw
+        board_presets(self.metadata, person, directory=self.directory)  # names a bad person
+        return self.person_raw.get(person, {})
+
+    def layout(self, preset: str = "default", person: str | None = None) -> dict[str, Any]:
+        """The row layout of a preset (``drivers.StreamLayout.to_dict()``) of the board
+        that names nobody, or of ``person``'s board."""
+        presets = board_presets(self.metadata, person, directory=self.directory)
         try:
-            return dict(self.metadata["presets"][preset]["layout"])
+            return dict(presets[preset]["layout"])
         except KeyError:
+            whose = "" if person is None else f" for person {person!r}"
             raise SessionError(
-                f"{self.directory}: no {preset!r} preset was recorded "
-                f"(recorded: {', '.join(self.metadata.get('presets', {})) or 'none'})"
+                f"{self.directory}: no {preset!r} preset was recorded{whose} "
+                f"(recorded: {', '.join(presets) or 'none'})"
             ) from None
 
-    def fs(self, preset: str = "default") -> float:
+    def fs(self, preset: str = "default", person: str | None = None) -> float:
         """Nominal sampling rate of a preset, Hz."""
-        return float(self.layout(preset)["sampling_rate"])
+        return float(self.layout(preset, person)["sampling_rate"])
 
     def marker_labels(self) -> dict[float, str]:
         """Marker value → label, from the recorded ``marker`` messages."""
@@ -286,16 +309,88 @@ def read_metadata(directory: Path | str) -> dict[str, Any]:
     return data
 
 
+def session_persons(metadata: dict[str, Any]) -> tuple[str, ...]:
+    """The persons whose raw rows a session holds apart (``persons`` of ``session.json``),
+    sorted; empty for a single-person session (its chunks named nobody)."""
+    return tuple(sorted(metadata.get("persons") or {}))
+
+
+def read_persons(directory: Path | str) -> tuple[str, ...]:
+    """The persons of a session directory (:func:`session_persons` of its manifest)."""
+    return session_persons(read_metadata(directory))
+
+
+def board_presets(
+    metadata: dict[str, Any], person: str | None = None, *, directory: Path | str = "session"
+) -> dict[str, Any]:
+    """The presets (file, fs, num_rows, layout) of one board: ``presets`` for the chunks
+    that named nobody (None), ``persons.<person>.presets`` for a person's; a person the
+    session does not hold raises :class:`SessionError` naming the ones it does."""
+    if person is None:
+        presets: dict[str, Any] = metadata.get("presets") or {}
+        return presets
+    entry = (metadata.get("persons") or {}).get(person)
+    if entry is None:
+        held = ", ".join(session_persons(metadata)) or "none: its chunks named nobody"
+        raise SessionError(
+            f"{directory} holds no raw data of person {person!r} (persons: {held}); give one "
+            "of its persons"
+        )
+    presets = entry.get("presets") or {}
+    return presets
+
+
+def read_raw(
+    directory: Path | str, preset: str = "default", person: str | None = None
+) -> BoardFile:
+    """The raw samples of one preset of one board (``person``; None: the board that named
+    nobody, ``raw.csv`` …), a torn last line skipped (:func:`read_board_file`)."""
+    directory = Path(directory)
+    presets = board_presets(read_metadata(directory), person, directory=directory)
+    info = presets.get(preset)
+    if info is None:
+        whose = "" if person is None else f" for person {person!r}"
+        raise SessionError(
+            f"{directory}: no {preset!r} preset was recorded{whose} "
+            f"(recorded: {', '.join(presets) or 'none'})"
+        )
+    return read_board_file(directory / info["file"], info.get("num_rows"))
+
+
+def only_board(
+    metadata: dict[str, Any], directory: Path | str, action: str, hint: str = ""
+) -> str | None:
+    """The person of a session's one board, for ``action`` (e.g. ``"replay"``), which reads
+    one board's raw data: None when its chunks named nobody (a single-person session), the
+    person when one person's rows are all it holds. A session with several boards raises
+    :class:`SessionError` naming its persons, saying ``action`` does not support that yet,
+    and ``hint`` (what to do instead)."""
+    persons = session_persons(metadata)
+    if not persons:
+        return None
+    if len(persons) == 1 and not metadata.get("presets"):
+        return persons[0]
+    boards = ", ".join(persons)
+    if metadata.get("presets"):
+        boards += " and a board that named no person (raw.csv)"
+    raise SessionError(
+        f"{directory} holds the raw data of several people ({boards}): {action} of a "
+        "multi-person session is not supported yet, only of a session with one board"
+        + (f"; {hint}" if hint else "")
+    )
+
+
 def load_session(directory: Path | str, *, raw: bool = True) -> RecordedSession:
     """Load a session directory; ``raw=False`` skips the (large) raw files."""
     directory = Path(directory)
     metadata = read_metadata(directory)
     session = RecordedSession(directory, metadata)
     if raw:
-        for preset, info in metadata.get("presets", {}).items():
-            path = directory / info["file"]
-            if path.is_file():
-                session.raw[preset] = read_board_file(path, info.get("num_rows")).data
+        session.raw = _read_board(directory, metadata.get("presets") or {})
+        for person in session_persons(metadata):
+            session.person_raw[person] = _read_board(
+                directory, board_presets(metadata, person, directory=directory)
+            )
     by_file = {name: prefix for prefix, name in JSONL_FILES.items()}
     attribute = {
         "features": "features",
@@ -310,3 +405,13 @@ def load_session(directory: Path | str, *, raw: bool = True) -> RecordedSession:
         setattr(session, attribute[prefix], loaded.records)
         session.skipped.extend(loaded.skipped)
     return session
+
+
+def _read_board(directory: Path, presets: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Each preset's samples of one board whose file exists."""
+    raw: dict[str, np.ndarray] = {}
+    for preset, info in presets.items():
+        path = directory / info["file"]
+        if path.is_file():
+            raw[preset] = read_board_file(path, info.get("num_rows")).data
+    return raw

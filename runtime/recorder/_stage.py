@@ -6,8 +6,12 @@ returned it; the driver publishes these when a recorder runs), ``features``, ``c
 text files (``raw.csv``, ``raw.aux.csv``: what the playback board replays as they are), the
 rest to JSON-lines files (bodies as they came), and ``session.json`` holds the metadata
 (each preset's rate, rows and layout, from its first
-:class:`~runtime.messages.RawBoardChunk`). The recorder's own status and events are
-:class:`~runtime.messages.RecorderStatus`. After each batch of messages every file that
+:class:`~runtime.messages.RawBoardChunk`). Chunks that name a ``person`` (several people
+streaming into one hub) go to that person's own files, ``persons/<person>/raw.csv`` …, and
+their presets to ``persons.<person>.presets`` in ``session.json``; chunks without one (a
+single-person session) go to ``raw.csv`` … and ``presets`` as they always did, so such a
+session's files are what they were before persons existed. The recorder's own status and
+events are :class:`~runtime.messages.RecorderStatus`. After each batch of messages every file that
 changed is fsynced, so a ``kill -9`` loses at most the chunk being written (a torn last
 line, which the readers skip).
 """
@@ -15,6 +19,7 @@ line, which the readers skip).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,7 @@ from runtime.messages import BusCounters, RawBoardChunk, RecorderStatus
 from runtime.recorder._files import (
     JSONL_FILES,
     METADATA_FILE,
+    PERSONS_DIR,
     AppendFile,
     format_board_rows,
     json_line,
@@ -53,6 +59,27 @@ def _is_training_log(path: Path) -> bool:
     """A training job's step log (``training.jsonl``, ``training-2.jsonl``), which may
     be written into the session directory before the recording starts."""
     return path.is_file() and path.name.startswith("training") and path.suffix == ".jsonl"
+
+
+def _flat(counts: dict[str | None, dict[str, int]]) -> dict[str, int]:
+    """Per-board counts as one map: the preset for the board that names nobody,
+    ``"<person>/<preset>"`` for a person's (what :class:`RecorderStatus` carries)."""
+    flat: dict[str, int] = {}
+    for person, presets in counts.items():
+        for preset, count in presets.items():
+            flat[preset if person is None else f"{person}/{preset}"] = count
+    return flat
+
+
+def _make_directory(path: Path) -> None:
+    """Create ``path`` (and ``persons/``) and fsync its parent, so that after a crash the
+    directory holding a person's raw files is there with the files written into it."""
+    path.mkdir(parents=True, exist_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 class RecorderStage:
@@ -95,10 +122,21 @@ class RecorderStage:
             config.daemon.status_interval_s if status_interval_s is None else status_interval_s
         )
         self._metadata: dict[str, Any] | None = None
-        self._expected_index: dict[str, int] = {}
-        self.samples: dict[str, int] = {}
-        self.lost_samples: dict[str, int] = {}
+        # Per board: the person (None: the chunks that name nobody) → preset → count.
+        self._expected_index: dict[str | None, dict[str, int]] = {}
+        self._samples: dict[str | None, dict[str, int]] = {}
+        self._lost: dict[str | None, dict[str, int]] = {}
         self.messages = 0
+
+    @property
+    def samples(self) -> dict[str, int]:
+        """Samples written per preset (``"<person>/<preset>"`` for a person's board)."""
+        return _flat(self._samples)
+
+    @property
+    def lost_samples(self) -> dict[str, int]:
+        """Samples missed on the bus per preset (keys as in :attr:`samples`)."""
+        return _flat(self._lost)
 
     def __call__(self, context: StageContext) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -161,6 +199,8 @@ class RecorderStage:
             f.sync()
 
     def _file(self, files: dict[str, AppendFile], name: str) -> AppendFile:
+        """The open file ``name`` (a path relative to the session directory, whose
+        directory exists: a person's is made when their first preset is added)."""
         if name not in files:
             files[name] = AppendFile(self.directory / name)
         return files[name]
@@ -178,49 +218,74 @@ class RecorderStage:
         chunk, data = message.data, message.array
         if not isinstance(chunk, RawBoardChunk):  # the bus types every raw.board.* body
             return
-        preset, num_rows = chunk.preset, chunk.num_rows
+        preset, num_rows, person = chunk.preset, chunk.num_rows, chunk.person
+        # A person's events name them; a single-person session's are as they always were.
+        who: dict[str, Any] = {} if person is None else {"person": person}
         if data is None or data.ndim != 2 or data.shape[0] != num_rows or data.shape[1] == 0:
             shape = None if data is None else data.shape
-            self._event(files, own_id, "rejected", preset=preset, shape=shape, num_rows=num_rows)
+            self._event(files, own_id, "rejected", **who, preset=preset, shape=shape,
+                        num_rows=num_rows)
             return
-        known = self._metadata_presets().get(preset)
+        known = self._presets_of(person).get(preset)
         if known is None:
             self._add_preset(chunk)
         elif known["num_rows"] != num_rows:
             self._event(
-                files, own_id, "rejected", preset=preset, num_rows=num_rows,
+                files, own_id, "rejected", **who, preset=preset, num_rows=num_rows,
                 expected_rows=known["num_rows"],
             )
             return
         first = chunk.first_index
-        expected = self._expected_index.get(preset)
+        expected_index = self._expected_index.setdefault(person, {})
+        expected = expected_index.get(preset)
         if expected is not None and first > expected:
             lost = first - expected
-            self.lost_samples[preset] = self.lost_samples.get(preset, 0) + lost
+            counts = self._lost.setdefault(person, {})
+            counts[preset] = counts.get(preset, 0) + lost
             self._event(
-                files, own_id, "lost", preset=preset, missed_samples=lost, first_index=first
+                files, own_id, "lost", **who, preset=preset, missed_samples=lost,
+                first_index=first,
             )
         elif expected is not None and first < expected:
-            self._event(files, own_id, "driver-restarted", preset=preset, first_index=first)
-        self._expected_index[preset] = first + data.shape[1]
-        self.samples[preset] = self.samples.get(preset, 0) + int(data.shape[1])
-        self._file(files, raw_file_name(preset)).append(format_board_rows(np.asarray(data)))
+            self._event(files, own_id, "driver-restarted", **who, preset=preset,
+                        first_index=first)
+        expected_index[preset] = first + data.shape[1]
+        samples = self._samples.setdefault(person, {})
+        samples[preset] = samples.get(preset, 0) + int(data.shape[1])
+        self._file(files, raw_file_name(preset, person)).append(
+            format_board_rows(np.asarray(data))
+        )
 
-    def _metadata_presets(self) -> dict[str, Any]:
+    def _presets_of(self, person: str | None) -> dict[str, Any]:
+        """The presets recorded so far of one board: ``presets`` for the chunks that name
+        nobody, ``persons.<person>.presets`` for a person's (empty before their first)."""
         assert self._metadata is not None
-        presets: dict[str, Any] = self._metadata["presets"]
-        return presets
+        if person is None:
+            presets: dict[str, Any] = self._metadata["presets"]
+            return presets
+        entry = self._metadata.get("persons", {}).get(person)
+        return {} if entry is None else entry["presets"]
 
     def _add_preset(self, chunk: RawBoardChunk) -> None:
         assert self._metadata is not None
-        self._metadata_presets()[chunk.preset] = {
-            "file": raw_file_name(chunk.preset),
+        person = chunk.person
+        if person is None:
+            presets = self._metadata["presets"]
+        else:
+            persons = self._metadata.setdefault("persons", {})
+            if person not in persons:
+                _make_directory(self.directory / PERSONS_DIR / person)
+                persons[person] = {"presets": {}}
+            presets = persons[person]["presets"]
+        name = raw_file_name(chunk.preset, person)
+        presets[chunk.preset] = {
+            "file": name,
             "fs": chunk.fs,
             "num_rows": chunk.num_rows,
             "layout": dict(chunk.layout or {}),
         }
         write_json_atomic(self.directory / METADATA_FILE, self._metadata)
-        logger.info("recorder: %s preset → %s", chunk.preset, raw_file_name(chunk.preset))
+        logger.info("recorder: %s preset → %s", chunk.preset, name)
 
     def _status_body(
         self,
@@ -267,9 +332,14 @@ class RecorderStage:
         self._metadata.update(
             ended_at=time.time(),
             complete=True,
-            samples=dict(self.samples),
-            lost_samples=dict(self.lost_samples),
+            samples=dict(self._samples.get(None, {})),
+            lost_samples=dict(self._lost.get(None, {})),
         )
+        for person, entry in self._metadata.get("persons", {}).items():
+            entry.update(
+                samples=dict(self._samples.get(person, {})),
+                lost_samples=dict(self._lost.get(person, {})),
+            )
         write_json_atomic(self.directory / METADATA_FILE, self._metadata)
 
     def _status(
