@@ -4,11 +4,13 @@ The daemon and the bench's injected pipeline both run the same stages, each supe
 its own thread: the controller, the feature stage, any extra stages (recorder, LSL bridge,
 a replay's watcher), and a *source* that publishes ``raw.*`` (the driver stage, or a
 stand-in in its place). The source runs under the name ``driver``, so it reports on
-``status.driver`` as the driver does. Subscribers start first and are confirmed at the
-broker before the source starts, so no sample is published before the feature stage can
-receive it. ``[daemon] stages`` says which of the built-in stages run (a hub has no source;
-a sensor host only the source, which publishes to the hub through an
-:class:`~runtime.bus.UplinkPublisher` and waits for the hub before it starts).
+``status.driver`` as the driver does; a config with several ``[[sources]]`` runs one source
+stage per person, ``driver-P01``, ``driver-P02`` … (each on ``status.driver-<person>``).
+Subscribers start first and are confirmed at the broker before the sources start, so no
+sample is published before the feature stage can receive it. ``[daemon] stages`` says which
+of the built-in stages run (a hub has no source; a sensor host only the source, which
+publishes to the hub through an :class:`~runtime.bus.UplinkPublisher` and waits for the hub
+before it starts).
 """
 
 from __future__ import annotations
@@ -40,14 +42,18 @@ __all__ = [
     "SourceStageContext",
     "StartupError",
     "build_stages",
+    "is_source_stage",
     "sensor_clock_id",
+    "source_stage_names",
+    "start_before_sources",
     "start_subscribers",
     "stop_stages",
 ]
 
 logger = logging.getLogger("runtime.daemon")
 
-#: The name the source stage runs under (its status topic is ``status.driver``).
+#: The name the source stage runs under (its status topic is ``status.driver``); one of
+#: several sources runs as ``driver-<person>``.
 SOURCE_STAGE = "driver"
 
 #: Seconds each non-source stage has to become ready (subscribed at the broker).
@@ -149,9 +155,23 @@ def sensor_clock_id(config: Config) -> str:
     return config.source.person or config.bus.key_name
 
 
+def source_stage_names(config: Config) -> list[str]:
+    """The stage name of each of the config's sources, in order: ``driver`` for one,
+    ``driver-<person>`` for each of several ``[[sources]]``."""
+    sources = config.all_sources
+    if len(sources) == 1:
+        return [SOURCE_STAGE]
+    return [f"{SOURCE_STAGE}-{source.person}" for source in sources]
+
+
+def is_source_stage(name: str) -> bool:
+    """True for a source stage's name (``driver``, ``driver-P01``)."""
+    return name == SOURCE_STAGE or name.startswith(f"{SOURCE_STAGE}-")
+
+
 def build_stages(
     config: Config,
-    source: StageFunction | None,
+    source: StageFunction | Sequence[StageFunction] | None,
     *,
     publish_endpoint: str,
     subscribe_endpoint: str,
@@ -161,10 +181,13 @@ def build_stages(
     extra_stages: Mapping[str, StageFunction] | None = None,
     on_failure: Callable[[str, BaseException, float], None] | None = None,
 ) -> list[SupervisedStage]:
-    """The supervised stages of one pipeline, in start order (the source last, not started).
+    """The supervised stages of one pipeline, in start order (the sources last, not started).
 
     Only the built-in stages ``[daemon] stages`` names are built; ``source`` runs as
     :data:`SOURCE_STAGE` and is given exactly when ``driver`` is among them (None on a hub).
+    With several ``[[sources]]``, ``source`` is one stage function per source, in their
+    order, each run as its :func:`source_stage_names` name with a publisher that stamps its
+    person.
     ``extra_stages`` run beside the controller and the feature stage. Every stage shares
     ``stop`` and the broker's endpoints; a stage that raises is restarted with the backoff
     of ``[daemon]`` and reported to ``on_failure``. On a sensor host (``[bus] connect``)
@@ -178,9 +201,20 @@ def build_stages(
             + ("runs the driver but no source was given" if source is None else
                "has no driver, so no source stage can run")
         )
+    names = source_stage_names(config)
+    given: list[StageFunction] = (
+        [] if source is None else [source] if callable(source) else list(source)
+    )
+    if source is not None and len(given) != len(names):
+        raise ValueError(
+            f"the config has {len(names)} sources ({', '.join(names)}) but "
+            f"{len(given)} source stage functions were given; give one per source"
+        )
     extra = dict(extra_stages or {})
-    clash = sorted({"controller", "features", "clock", "clock-responder", SOURCE_STAGE}
-                   & set(extra))
+    clash = sorted(
+        {"controller", "features", "clock", "clock-responder"} & set(extra)
+        | {name for name in extra if is_source_stage(name)}
+    )
     if clash:
         raise ValueError(f"extra_stages {clash} take the name of a built-in stage; rename them")
     functions: dict[str, StageFunction] = {}
@@ -188,7 +222,9 @@ def build_stages(
         functions["controller"] = ControllerStage(config.controller, interval_s)
     if "features" in wanted:
         functions["features"] = FeatureStage(
-            config.features, config.source, interval_s, baseline=config.session.baseline
+            config.features, config.source, interval_s, baseline=config.session.baseline,
+            baseline_person=config.session.participant,
+            people_sources={s.person: s for s in config.sources if s.person},
         )
     functions.update(extra)
     sensor = bool(config.bus.connect)
@@ -200,8 +236,10 @@ def build_stages(
         functions["clock-responder"] = AwaitHub(
             ClockResponderStage(sensor_clock_id(config)), ready_at_once=True
         )
-    if source is not None:
-        functions[SOURCE_STAGE] = AwaitHub(source) if sensor else source
+    people: dict[str, str | None] = {}
+    for name, function, source_config in zip(names, given, config.all_sources, strict=False):
+        functions[name] = AwaitHub(function) if sensor else function
+        people[name] = source_config.person
     stages = []
     for name, function in functions.items():
         shared = dict(
@@ -216,11 +254,11 @@ def build_stages(
         context = (
             SourceStageContext(
                 **shared,
-                person=config.source.person,
+                person=people[name],
                 uplink=sensor,
                 buffer_messages=config.bus.uplink_buffer_messages,
             )
-            if name == SOURCE_STAGE
+            if name in people
             else StageContext(**shared)
         )
         stages.append(
@@ -235,21 +273,37 @@ def build_stages(
     return stages
 
 
-def start_subscribers(
+def start_before_sources(
     stages: Sequence[SupervisedStage], timeout_s: float = READY_TIMEOUT_S
-) -> SupervisedStage | None:
-    """Start every stage but the source and wait until each is ready; returns the source
-    (not started; None on a hub, which has none). Raises :class:`StartupError` naming a
+) -> list[SupervisedStage]:
+    """Start every stage but the sources and wait until each is ready; returns the
+    sources, in order (not started; none on a hub). Raises :class:`StartupError` naming a
     stage that was not ready in time."""
-    source = next((stage for stage in stages if stage.name == SOURCE_STAGE), None)
-    others = [stage for stage in stages if stage is not source]
+    sources = [stage for stage in stages if is_source_stage(stage.name)]
+    others = [stage for stage in stages if stage not in sources]
     for stage in others:
         stage.start()
     end = time.monotonic() + timeout_s
     for stage in others:
         if not stage.context.ready.wait(max(0.0, end - time.monotonic())):
             raise StartupError(f"the {stage.name} stage did not become ready in {timeout_s:g} s")
-    return source
+    return sources
+
+
+def start_subscribers(
+    stages: Sequence[SupervisedStage], timeout_s: float = READY_TIMEOUT_S
+) -> SupervisedStage | None:
+    """:func:`start_before_sources` for a pipeline of at most one source: returns it (None
+    on a hub). A pipeline of several sources raises ValueError naming them: use
+    :func:`start_before_sources`, which returns them all."""
+    names = [stage.name for stage in stages if is_source_stage(stage.name)]
+    if len(names) > 1:
+        raise ValueError(
+            f"start_subscribers returns one source, but this pipeline has {len(names)} "
+            f"({', '.join(names)}); call start_before_sources"
+        )
+    sources = start_before_sources(stages, timeout_s)
+    return sources[0] if sources else None
 
 
 def stop_stages(

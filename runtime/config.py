@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from runtime.bus._endpoints import DEFAULT_PUBLISH_ENDPOINT, DEFAULT_SUBSCRIBE_ENDPOINT
 from runtime.controller._settings import ControllerSettings
@@ -177,10 +185,21 @@ class SessionSettings(_Section):
 
 
 class Config(_Section):
-    """A whole daemon configuration."""
+    """A whole daemon configuration.
+
+    The board comes from ``[source]`` (one source), or from ``[[sources]]``: several
+    source tables, each a whole ``[source]`` with its own board and a required, unique
+    ``person``, all run by one daemon (each in its own driver stage). With ``[[sources]]``
+    ``source`` is the first of them, for what reads one source's settings (the feature
+    stage's heart channel, a recording's board); :attr:`all_sources` is every source this
+    daemon runs, and :meth:`for_source` one source's view of the config.
+    """
 
     bus: BusSettings = Field(default_factory=BusSettings)
     source: SourceConfig = Field(default_factory=SourceConfig)
+    sources: tuple[SourceConfig, ...] = Field(
+        (), description="[[sources]]: several boards, each on one person"
+    )
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
@@ -195,6 +214,87 @@ class Config(_Section):
                 f"{list(self.daemon.stages)!r}); features and control run on the hub"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_sources(self) -> Config:
+        if not self.sources:
+            return self
+        if self.source != SourceConfig() and self.source != self.sources[0]:
+            raise ValueError(
+                "[source] and [[sources]] are both set: a config has one [source] table (one "
+                "board) or several [[sources]] tables (one board per person), not both; move "
+                "the [source] settings into a [[sources]] entry with its person"
+            )
+        seen: set[str] = set()
+        for number, source in enumerate(self.sources, start=1):
+            if source.person is None:
+                raise ValueError(
+                    f"[[sources]] entry {number} (board = {source.board!r}) has no person: "
+                    "each of several sources is one person's; set person = "
+                    f"\"P{number:02d}\" (a pseudonymous id) in it"
+                )
+            if source.person in seen:
+                raise ValueError(
+                    f"[[sources]] person = {source.person!r} is set on more than one source: "
+                    "each source is one person's board; give each its own person"
+                )
+            seen.add(source.person)
+        _check_distinct_boards(self.sources)
+        if self.bus.connect and len(self.sources) > 1:
+            raise ValueError(
+                f"[[sources]] has {len(self.sources)} sources, but [bus] connect makes this a "
+                "sensor host, whose clock the hub knows by one person (docs/clocks.md): run "
+                "one sensor host per person, or run the sources on the hub's machine"
+            )
+        # ``source`` is the first source: what reads one source's settings reads it.
+        object.__setattr__(self, "source", self.sources[0])
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A config without [[sources]] dumps as it always did (its hash stays the same).
+        data = handler(self)
+        if not self.sources:
+            data.pop("sources", None)
+        return data
+
+    @property
+    def all_sources(self) -> tuple[SourceConfig, ...]:
+        """The sources this daemon runs: the ``[[sources]]``, else the one ``[source]``."""
+        return self.sources or (self.source,)
+
+    def for_source(self, source: SourceConfig) -> Config:
+        """This config as one source's daemon would have it: ``source`` as its only
+        ``[source]`` (what a source factory reads). The config itself without
+        ``[[sources]]``."""
+        if not self.sources:
+            return self
+        return self.model_copy(update={"source": source, "sources": ()})
+
+
+#: What BrainFlow tells one board from another: two sources alike in all of these are one
+#: board, which it opens once (ANOTHER_BOARD_IS_CREATED_ERROR for the second).
+_BOARD_IDENTITY = ("board", "serial_port", "ip_address", "ip_port", "mac_address",
+                   "serial_number", "file", "file_aux", "master_board")
+
+
+def _check_distinct_boards(sources: tuple[SourceConfig, ...]) -> None:
+    """Refuse two ``[[sources]]`` that would open the same board (a scenario's file is
+    rendered per source, so scenarios differ)."""
+    owners: dict[tuple[Any, ...], str | None] = {}
+    for source in sources:
+        if source.scenario:
+            continue
+        key = tuple(getattr(source, name) for name in _BOARD_IDENTITY)
+        if key in owners:
+            raise ValueError(
+                f"[[sources]] person = {owners[key]!r} and person = {source.person!r} name the "
+                f"same {source.board} board (the same connection settings), which BrainFlow "
+                "opens once: give each its own serial_port / ip_address / mac_address / file; "
+                "for two synthetic boards set a different serial_number in each "
+                '(serial_number = "P02")'
+            )
+        owners[key] = source.person
 
 
 def _format_errors(exc: ValidationError, origin: str) -> str:
@@ -241,10 +341,33 @@ def load_config(path: str | Path) -> Config:
 
 
 def with_overrides(config: Config, section: str, **values: Any) -> Config:
-    """A validated copy with the given keys of one table replaced (None values are skipped)."""
+    """A validated copy with the given keys of one table replaced (None values are skipped).
+
+    ``source`` with ``[[sources]]``: the one entry is changed; with several, which one is
+    meant is not known, and a ConfigError says so."""
     updates = {k: v for k, v in values.items() if v is not None}
     if not updates:
         return config
     data = config.model_dump()
+    if section == "source" and config.sources:
+        if len(config.sources) > 1:
+            keys = ", ".join(sorted(updates))
+            raise ConfigError(
+                f"command line: cannot override [source] {keys}: this config has "
+                f"{len(config.sources)} [[sources]]; set them in each [[sources]] entry"
+            )
+        data["sources"][0].update(updates)
     data[section].update(updates)
     return config_from_mapping(data, origin="command line")
+
+
+def with_sources(config: Config, sources: tuple[SourceConfig, ...]) -> Config:
+    """A validated copy whose ``[[sources]]`` (several) or ``[source]`` (one, when the
+    config has no ``[[sources]]``) are ``sources``."""
+    data = config.model_dump()
+    if config.sources:
+        data["sources"] = [source.model_dump() for source in sources]
+        data["source"] = data["sources"][0]
+    else:
+        (data["source"],) = (source.model_dump() for source in sources)
+    return config_from_mapping(data, origin="config")

@@ -8,10 +8,13 @@ hub's broker, no broker of its own).
 Lifecycle only: what to run comes from :class:`runtime.config.Config`, each stage is its
 own module, and the stages are built by :func:`runtime._pipeline.build_stages`, once each.
 The source stage (the driver on the configured board, or what a caller puts in its place)
-comes from a factory. ``start()`` returns once the bus is bound and the source is open
-(or raises :class:`StartupError`); ``stop()`` stops every stage within a deadline and logs
-what it cut short; :meth:`Daemon.run_until_stopped` does both around a wait that
-SIGINT/SIGTERM end (a second SIGINT forces an exit).
+comes from a factory, called once per source: a config with several ``[[sources]]`` runs
+one source stage per person (``driver-P01``, ``driver-P02`` …), each from the factory
+given that source's view of the config (:meth:`Config.for_source`). ``start()`` returns
+once the bus is bound and the sources are open (or raises :class:`StartupError`);
+``stop()`` stops every stage within a deadline and logs what it cut short;
+:meth:`Daemon.run_until_stopped` does both around a wait that SIGINT/SIGTERM end (a second
+SIGINT forces an exit).
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ import zmq
 
 from drivers import BrainFlowSource, DeviceError
 from runtime._pipeline import (
-    SOURCE_STAGE,
     StartupError,
     build_stages,
-    start_subscribers,
+    is_source_stage,
+    source_stage_names,
+    start_before_sources,
     stop_stages,
 )
 from runtime._signals import StopSignals
@@ -63,7 +67,8 @@ __all__ = [
 
 logger = logging.getLogger("runtime.daemon")
 
-#: Builds the source stage from the daemon's config (scenario already rendered). It may
+#: Builds the source stage from the daemon's config (scenario already rendered; with
+#: several ``[[sources]]``, one source's view of it, :meth:`Config.for_source`). It may
 #: open a device, and raises DeviceError, ValueError or KintsugiError when it cannot. A
 #: stage with a ``close()`` method has it called when start-up fails before the stage ran
 #: (to release what the factory opened).
@@ -153,6 +158,10 @@ class Daemon:
         self.started_at: float | None = None
         self._stopped: list[str] | None = None
         self._scenario_dir: Path | None = None
+        #: Each source stage's person (``status.driver-P01`` restart reports name it).
+        self._source_people = dict(
+            zip(source_stage_names(config), (s.person for s in config.all_sources), strict=True)
+        )
 
     def _new_broker(self, publish_endpoint: str, subscribe_endpoint: str) -> Broker:
         return Broker(
@@ -193,34 +202,56 @@ class Daemon:
             )
         return self.broker.subscribe_endpoint
 
-    def _render_scenario(self) -> Config:
-        """Render ``[source] scenario`` for the playback board into a temporary directory."""
-        from runtime.config import with_overrides
+    def _render_scenarios(self) -> Config:
+        """Render each source's ``scenario`` for the playback board into a temporary
+        directory (one subdirectory per source)."""
+        from runtime.config import with_sources
         from runtime.scenario import render_scenario_files
 
-        source = self.config.source
         self._scenario_dir = Path(tempfile.mkdtemp(prefix="kintsugi-scenario-"))
+        sources = []
+        for number, source in enumerate(self.config.all_sources):
+            if not source.scenario:
+                sources.append(source)
+                continue
+            directory = self._scenario_dir / str(number)
+            directory.mkdir()
+            try:
+                keys = render_scenario_files(
+                    source.scenario, source.master_board, directory, source.speed
+                )
+            except ValueError as exc:  # sim's ScenarioError/SimError
+                self._abort_start(free_context=True)
+                table = "[source]" if len(self.config.all_sources) == 1 else (
+                    f"[[sources]] person = {source.person!r}:")
+                raise StartupError(f"{table} scenario = {source.scenario!r}: {exc}") from exc
+            sources.append(source.model_copy(update=keys))
+        return with_sources(self.config, tuple(sources))
+
+    def _open_sources(self, cfg: Config) -> list[StageFunction]:
+        """Each source's stage from the factory; on a failure the ones opened are closed."""
+        opened: list[StageFunction] = []
         try:
-            keys = render_scenario_files(
-                source.scenario, source.master_board, self._scenario_dir, source.speed
-            )
-        except ValueError as exc:  # sim's ScenarioError/SimError
-            self._abort_start(free_context=True)
-            raise StartupError(f"[source] scenario = {source.scenario!r}: {exc}") from exc
-        return with_overrides(self.config, "source", **keys)
+            for source in cfg.all_sources:
+                opened.append(self._source_factory(cfg.for_source(source)))
+        except BaseException:
+            for function in opened:
+                _close_source(function)
+            raise
+        return opened
 
     def start(self) -> None:
-        """Bind the bus, open the source, start the stages; raises StartupError on failure."""
-        if self.config.source.scenario:
-            self.config = self._render_scenario()
+        """Bind the bus, open the sources, start the stages; raises StartupError on failure."""
+        if any(source.scenario for source in self.config.all_sources):
+            self.config = self._render_scenarios()
         cfg = self.config
-        source: StageFunction | None = None
+        sources: list[StageFunction] = []
         try:
             if self.sensor:
                 check_connect_allowed(cfg.bus.connect, have_keys=self._curve is not None)
                 endpoints = (self.publish_endpoint, self.subscribe_endpoint)
             if "driver" in cfg.daemon.stages:
-                source = self._source_factory(cfg)
+                sources = self._open_sources(cfg)
         except (DeviceError, ValueError, KintsugiError) as exc:
             self._abort_start(free_context=True)  # nothing has a socket yet
             raise StartupError(str(exc)) from exc
@@ -228,7 +259,7 @@ class Daemon:
             try:
                 self.broker.start()
             except KintsugiError as exc:
-                _close_source(source)
+                _close_sources(sources)
                 # A broker thread that ended has no socket left in use; one that timed out may.
                 self._abort_start(free_context=not self.broker.running)
                 raise StartupError(str(exc)) from exc
@@ -236,7 +267,7 @@ class Daemon:
         try:
             self.stages = build_stages(
                 cfg,
-                source,
+                sources or None,
                 publish_endpoint=endpoints[0],
                 subscribe_endpoint=endpoints[1],
                 stop=self._stop,
@@ -246,7 +277,7 @@ class Daemon:
                 on_failure=self._stage_failed,
             )
         except (ValueError, KintsugiError) as exc:  # e.g. a saved baseline made elsewhere
-            _close_source(source)
+            _close_sources(sources)
             if self.broker is not None:
                 self.broker.stop()
             self._abort_start(free_context=self.broker is None or not self.broker.running)
@@ -256,11 +287,11 @@ class Daemon:
         )
         self._status_thread.start()
         try:
-            source_stage = start_subscribers(self.stages)
+            source_stages = start_before_sources(self.stages)
         except StartupError:
             self.stop(1.0)
             raise
-        if source_stage is not None:
+        for source_stage in source_stages:
             source_stage.start()
         self.started_at = time.monotonic()
         logger.info(
@@ -384,13 +415,17 @@ class Daemon:
         self.stop()
 
     def _stage_failed(self, name: str, exc: BaseException, retry_in_s: float) -> None:
-        """A supervised stage raised: report it on ``status.<name>`` in that status's type."""
+        """A supervised stage raised: report it on ``status.<name>`` in that status's type
+        (a source's names its person, as its own statuses do)."""
+        source = is_source_stage(name)
+        person = self._source_people.get(name) if source else None
         self._events.put(
             status_type(f"status.{name}")(
                 component=name,
-                state="reconnecting" if name == SOURCE_STAGE else "restarting",
+                state="reconnecting" if source else "restarting",
                 error=f"{type(exc).__name__}: {exc}",
                 retry_in_s=retry_in_s,
+                **({} if person is None else {"person": person}),
             )
         )
 
@@ -422,6 +457,12 @@ class Daemon:
                 )
         finally:
             publisher.close()
+
+
+def _close_sources(sources: list[StageFunction]) -> None:
+    """Release what the source factory opened, for each source."""
+    for source in sources:
+        _close_source(source)
 
 
 def _close_source(source: StageFunction | None) -> None:

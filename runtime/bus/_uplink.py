@@ -24,7 +24,7 @@ import zmq
 
 from runtime.bus._envelope import encode
 from runtime.bus._sockets import BusPublisher, body_json, configure_socket, new_publisher_id
-from runtime.messages import Body, RawBoardChunk, RawChunk
+from runtime.messages import Body, DriverStatus, RawBoardChunk, RawChunk
 
 __all__ = ["PersonPublisher", "UplinkPublisher", "stamp_person"]
 
@@ -35,14 +35,17 @@ DEFAULT_BUFFER_MESSAGES = 20_000
 
 
 def stamp_person(body: Body | Mapping[str, Any], person: str | None) -> Body | Mapping[str, Any]:
-    """``body`` with ``person`` set when it is a raw chunk that names nobody yet."""
-    if person is not None and isinstance(body, RawChunk | RawBoardChunk) and body.person is None:
+    """``body`` with ``person`` set when it is a raw chunk or a driver's status
+    (``status.driver``) that names nobody yet: whose samples, whose device."""
+    stamped = RawChunk | RawBoardChunk | DriverStatus
+    if person is not None and isinstance(body, stamped) and body.person is None:
         return dataclasses.replace(body, person=person)
     return body
 
 
 class PersonPublisher(BusPublisher):
-    """A :class:`BusPublisher` that puts ``person`` on every ``raw.*`` chunk it sends."""
+    """A :class:`BusPublisher` that puts ``person`` on every ``raw.*`` chunk and driver
+    status it sends (:func:`stamp_person`)."""
 
     def __init__(self, endpoint: str, component: str, *, person: str | None, **kwargs: Any):
         super().__init__(endpoint, component, **kwargs)
@@ -74,9 +77,9 @@ class UplinkPublisher(BusPublisher):
     ``buffer_messages``; when full the oldest is dropped and counted in ``overflowed`` (and
     ``dropped``). A full pipe to the hub (its high-water mark on a slow link) also makes
     messages wait instead of dropping them (``XPUB_NODROP``). ``person`` is stamped on
-    raw chunks as :class:`PersonPublisher` does. Messages already handed to a connection
-    that then fails are lost with it (ZeroMQ has no acknowledgement); TCP itself carries a
-    short cut (about a second) without losing any.
+    raw chunks and driver statuses as :class:`PersonPublisher` does. Messages already
+    handed to a connection that then fails are lost with it (ZeroMQ has no
+    acknowledgement); TCP itself carries a short cut (about a second) without losing any.
     """
 
     def __init__(

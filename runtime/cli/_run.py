@@ -163,11 +163,15 @@ def _handle(args: argparse.Namespace) -> int:
 
     def announce(daemon: Daemon) -> None:
         board = config.source.board if "driver" in config.daemon.stages else "none"
+        who = f" person={config.source.person}" if config.source.person else ""
+        if len(config.all_sources) > 1 and "driver" in config.daemon.stages:
+            # several [[sources]]: each person's board
+            board = ",".join(f"{s.person}:{s.board}" for s in config.all_sources)
+            who = ""
         print(
             f"kintsugi run: board={board} "
             f"publish_endpoint={daemon.publish_endpoint} "
-            f"subscribe_endpoint={daemon.subscribe_endpoint} role={daemon.role}"
-            + (f" person={config.source.person}" if config.source.person else ""),
+            f"subscribe_endpoint={daemon.subscribe_endpoint} role={daemon.role}" + who,
             flush=True,
         )
 

@@ -30,10 +30,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def collect_status(endpoint: str, keys: Any, timeout_s: float) -> dict[str, Any] | None:
     """The daemon's endpoints, the latest status of each component (``components``:
-    name → :class:`~runtime.messages.ComponentStatus`) and the newest control (``control``,
-    the broker keeps it; None before the first), or None if the daemon never answered."""
+    name → :class:`~runtime.messages.ComponentStatus`; each person's driver apart, as
+    ``driver-P01``) and the newest control (``control``, the broker keeps it; None before
+    the first), or None if the daemon never answered."""
     from runtime.bus import BusSubscriber
-    from runtime.messages import ComponentStatus, Control, DaemonStatus
+    from runtime.messages import ComponentStatus, Control, DaemonStatus, status_component
 
     subscriber = BusSubscriber(endpoint, ("status.", "control"), curve=keys)
     components: dict[str, ComponentStatus] = {}
@@ -47,7 +48,7 @@ def collect_status(endpoint: str, keys: Any, timeout_s: float) -> dict[str, Any]
                 control = message.data
             if message is None or not isinstance(message.data, ComponentStatus):
                 continue
-            components[message.topic.removeprefix("status.")] = message.data
+            components[status_component(message.topic, message.data)] = message.data
             if isinstance(components.get("daemon"), DaemonStatus) and settle is None:
                 settle = time.monotonic() + 0.3  # the cache replays the rest right after
     finally:
@@ -102,15 +103,28 @@ def _handle(args: argparse.Namespace) -> int:
     print(f"subscribe_endpoint {status['subscribe_endpoint']}")
     stages = status["daemon"].stages
     for name, body in sorted(components.items()):
-        health = stages.get(name)
+        health = stages.get(name) or stages.get(body.component)
         extra = f" restarts={health.restarts}" if health is not None and health.restarts else ""
-        print(f"  {name:<12} {body.state:<12}{extra}")
+        print(f"  {name:<12} {body.state:<12}{extra}{driver_detail(body)}")
         for line in clock_lines(body):
             print(line)
     control = status["control"]
     if control is not None:
         print(f"control            {describe_control(control)}")
     return _exit.OK
+
+
+def driver_detail(body: Any) -> str:
+    """After a driver's state: whose device it is and which board (nothing for another
+    component, nor for a driver that names neither)."""
+    from runtime.messages import DriverStatus
+
+    if not isinstance(body, DriverStatus):
+        return ""
+    parts = [] if body.person is None else [f"person={body.person}"]
+    if body.board is not None:
+        parts.append(f"board={body.board}")
+    return "".join(f" {part}" for part in parts)
 
 
 def describe_control(control: Any) -> str:

@@ -46,12 +46,20 @@ def message_to_dict(message: Any) -> dict[str, Any]:
 
 def _summary(message: Any) -> str:
     """One line for ``message``: a control's state, a feature's level, else the body; a
-    person's id first (``[P01]``: whose feature, whose features triggered the control)."""
-    from runtime.messages import Control, Decision, Feature
+    person's id first (``[P01]``: whose feature, whose features triggered the control,
+    whose samples or device)."""
+    from runtime.messages import (
+        Control,
+        Decision,
+        DriverStatus,
+        Feature,
+        RawBoardChunk,
+        RawChunk,
+    )
 
     data = message.data
     person = None
-    if isinstance(data, Feature):
+    if isinstance(data, Feature | RawChunk | RawBoardChunk | DriverStatus):
         person = data.person
     elif isinstance(data, Control | Decision):
         person = data.trigger_person
@@ -66,7 +74,7 @@ def _summary(message: Any) -> str:
         reason = "" if data.valid else f" reason={data.reason!r}"
         return prefix + f"{data.kind}={level} valid={data.valid} time_s={data.time_s:.3f}{reason}"
     if message.array is not None:
-        return f"array {message.array.dtype} {tuple(message.array.shape)}"
+        return prefix + f"array {message.array.dtype} {tuple(message.array.shape)}"
     text = json.dumps(message.body, default=str)  # printed as received, not read
     text = text if len(text) < 160 else text[:157] + "..."
     return prefix + text

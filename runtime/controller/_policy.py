@@ -75,6 +75,9 @@ class ControlPolicy:
         self._guard_detail = ""
         self._margins: dict[str, float] = {}
         self._device_state: str | None = None
+        #: Each named person whose device is not streaming, with its state (a group's
+        #: devices, ``status.driver`` with ``person``): lost under ``[controller] group``.
+        self.devices_down: dict[str, str] = {}
         self.mode: Mode = "safe"
         self._mode_since = -math.inf
         self._mode_person: str | None = None
@@ -204,16 +207,40 @@ class ControlPolicy:
             detail=detail,
         )
 
-    def observe_device(self, state: str, wall: float) -> PolicyOutput | None:
+    def observe_device(
+        self, state: str, wall: float, person: str | None = None
+    ) -> PolicyOutput | None:
         """The driver's state (``status.driver``): anything but ``streaming`` enters the safe
         state at once (rule ``safe:device-<state>``), so a stalled or lost device does not
         wait for features to go stale; returns that control (None: safe already, or
         streaming). Steps on features do not read the state: a feature that arrives is data
-        that flowed, and what the policy makes of data depends on the data alone."""
-        self._device_state = state
+        that flowed, and what the policy makes of data depends on the data alone.
+
+        ``person``: whose device it is (the status's ``person``). A named person's device
+        that is not streaming makes that person lost under ``[controller] group`` until it
+        streams again (rule ``device-<state>``): ``lost = "safe"`` makes the group safe now,
+        naming them; ``"drop"`` leaves them out of every step while the others go on (safe
+        at once only when no one is left). None, or a person the features do not name in a
+        session whose features name nobody, is the whole session's device, as above.
+        """
         if state == "streaming":
+            if person is not None:
+                self.devices_down.pop(person, None)
+            else:
+                self._device_state = state
             return None
-        return self.enter_safe(f"device-{state}", wall)
+        if person is None or (person not in self.people and None in self.people):
+            self._device_state = state
+            return self.enter_safe(f"device-{state}", wall)
+        self.devices_down[person] = state
+        if self.settings.group.lost == "safe":
+            return self.enter_safe(f"device-{state}{self._tag(person)}", wall, person)
+        now = self.clock.now if self.clock.now is not None else (self._last_step or 0.0)
+        _, _, unsafe = self._live_people(now)
+        if unsafe is None:
+            return None  # dropped: the next step goes on with the others
+        reason, who = unsafe
+        return self.enter_safe(f"{reason}{self._tag(who)}", wall, who)
 
     def observe_model_guards(
         self,
@@ -298,8 +325,12 @@ class ControlPolicy:
             return [], [], ("no-attention", None)
         lost: list[tuple[str | None, str]] = []
         live: list[str | None] = []
-        for person in sorted(self.people, key=_person_order):
-            reason = self.people[person].safety_reason(now, self.settings)
+        for person in sorted(self.people.keys() | self.devices_down.keys(), key=_person_order):
+            down = self.devices_down.get(person) if person is not None else None
+            reason = (
+                f"device-{down}" if down is not None
+                else self.people[person].safety_reason(now, self.settings)
+            )
             if reason is None:
                 live.append(person)
             else:

@@ -35,6 +35,7 @@ from runtime.messages._status import (
     LatencySummary,
     RecorderStatus,
     StageHealth,
+    status_component,
 )
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "RepairCounts",
     "SensorClock",
     "StageHealth",
+    "status_component",
     "StressFeature",
     "Trace",
     "body_type",

@@ -13,6 +13,7 @@ from typing import Any
 from runtime.messages._base import Body
 from runtime.messages._common import BusCounters
 from runtime.messages._fields import FieldReader
+from runtime.messages._person import read_person, write_person
 
 __all__ = [
     "BrokerStatus",
@@ -24,6 +25,7 @@ __all__ = [
     "LatencySummary",
     "RecorderStatus",
     "StageHealth",
+    "status_component",
     "status_type",
 ]
 
@@ -53,7 +55,11 @@ class ComponentStatus(Body):
 class DriverStatus(ComponentStatus):
     """The driver: ``state`` is ``opening``, ``streaming``, ``stalled``, ``lost``,
     ``reconnecting``, ``ended`` or ``stopped``; samples and board drops per preset;
-    ``since_data_s`` since the last sample; ``presets`` each preset's row layout."""
+    ``since_data_s`` since the last sample; ``presets`` each preset's row layout.
+    ``person``: the pseudonymous id of the person the board is on (``[source] person``),
+    so a controller fed by several sources knows whose device it is; None (left off the
+    wire) when the config names nobody. A daemon with several sources reports each on
+    ``status.driver-<person>`` (the stage's name), one topic per source."""
 
     TOPIC = "status.driver"
 
@@ -62,10 +68,14 @@ class DriverStatus(ComponentStatus):
     dropped: dict[str, int] = field(default_factory=dict)
     since_data_s: float | None = None
     presets: dict[str, Any] = field(default_factory=dict)
+    person: str | None = None
 
     @property
     def streaming(self) -> bool:
         return self.state == "streaming"
+
+    def to_dict(self) -> dict[str, Any]:
+        return write_person(super().to_dict(), "person")
 
     @classmethod
     def read(cls, reader: FieldReader) -> dict[str, Any]:
@@ -76,6 +86,7 @@ class DriverStatus(ComponentStatus):
             dropped=reader.int_map("dropped", {}),
             since_data_s=reader.number("since_data_s", None, low=0.0, optional=True),
             presets=reader.mapping("presets", {}),
+            person=read_person(reader, "person"),
         )
         return values
 
@@ -263,6 +274,24 @@ _BY_COMPONENT: dict[str, type[ComponentStatus]] = {
 }
 
 
+#: The stage name of one source of several (``driver-P01``): its status is a DriverStatus.
+DRIVER_STAGE_PREFIX = "driver-"
+
+
+def status_component(topic: str, status: ComponentStatus) -> str:
+    """The name a status is shown under: its topic's component (``driver``,
+    ``driver-P01``), or for a driver status of a person on the shared ``status.driver``
+    (sensor hosts feeding one hub) ``driver-<person>``, so each person's device is kept
+    apart."""
+    component = topic.removeprefix("status.")
+    if component == "driver" and isinstance(status, DriverStatus) and status.person:
+        return f"{DRIVER_STAGE_PREFIX}{status.person}"
+    return component
+
+
 def status_type(topic: str) -> type[ComponentStatus]:
-    """The body type of ``status.<component>``."""
-    return _BY_COMPONENT.get(topic.removeprefix("status."), ComponentStatus)
+    """The body type of ``status.<component>`` (``status.driver-<person>``: a driver's)."""
+    component = topic.removeprefix("status.")
+    if component.startswith(DRIVER_STAGE_PREFIX):
+        return DriverStatus
+    return _BY_COMPONENT.get(component, ComponentStatus)

@@ -21,6 +21,7 @@ from runtime.messages import (
     ModelStatus,
     RawChunk,
     StressFeature,
+    status_component,
 )
 
 #: Topics the monitor subscribes to.
@@ -53,7 +54,8 @@ class MonitorState:
 
     ``decisions`` are (publish time, decision), newest first; ``components`` the latest
     status of each component. ``attention`` and ``stress`` are the newest of anyone's;
-    ``people`` the newest of each named person's (a group session), by id. A supervisor's
+    ``people`` the newest of each named person's (a group session), by id; each person's
+    driver status is kept apart (``driver-P01``, :func:`status_component`). A supervisor's
     restart report (a status with ``error``) only changes the state and error of the
     component's last status, so its counters stay shown.
     """
@@ -104,7 +106,7 @@ class MonitorState:
         elif isinstance(data, Marker):
             self.markers.appendleft(data)
         elif isinstance(data, ComponentStatus):
-            name = message.topic.removeprefix("status.")
+            name = status_component(message.topic, data)
             self.components[name] = self._merged_status(self.components.get(name), data)
             self.component_seen[name] = now
         elif isinstance(data, ModelStatus):

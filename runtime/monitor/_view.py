@@ -119,21 +119,39 @@ def _status_of(state: MonitorState, name: str, kind: type[ComponentStatus]) -> A
     return status if isinstance(status, kind) else None
 
 
+def _drivers(state: MonitorState) -> list[DriverStatus]:
+    """Every driver's latest status (one per source, each person's apart), by name."""
+    return [status for _, status in sorted(state.components.items())
+            if isinstance(status, DriverStatus)]
+
+
 def _pipeline_panel(state: MonitorState, now: float) -> Panel:
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold")
     grid.add_column()
-    driver: DriverStatus | None = _status_of(state, "driver", DriverStatus)
-    dstate = "?" if driver is None else driver.state
-    board = "?" if driver is None or driver.board is None else driver.board
-    grid.add_row("device", Text.assemble((dstate, _STATE_STYLE.get(dstate, "white")),
-                                         f"  board {board}"))
-    samples = {} if driver is None else driver.samples
-    dropped = {} if driver is None else driver.dropped
-    grid.add_row("samples", ", ".join(f"{k} {v}" for k, v in samples.items()) or "n/a")
+    drivers = _drivers(state)
+    if len(drivers) > 1 or any(d.person is not None for d in drivers):
+        # several sources, or a named person's: each person's device on its own line
+        for d in drivers[:_PEOPLE_SHOWN]:
+            samples_text = ", ".join(f"{k} {v}" for k, v in d.samples.items()) or "no samples"
+            grid.add_row(f"device {d.person or d.component}",
+                         Text.assemble((d.state, _STATE_STYLE.get(d.state, "white")),
+                                       f"  board {d.board or '?'}  {samples_text}"))
+        if len(drivers) > _PEOPLE_SHOWN:
+            grid.add_row("", Text(f"… and {len(drivers) - _PEOPLE_SHOWN} more devices",
+                                  style="dim"))
+    else:
+        driver = drivers[0] if drivers else None
+        dstate = "?" if driver is None else driver.state
+        board = "?" if driver is None or driver.board is None else driver.board
+        grid.add_row("device", Text.assemble((dstate, _STATE_STYLE.get(dstate, "white")),
+                                             f"  board {board}"))
+        samples = {} if driver is None else driver.samples
+        grid.add_row("samples", ", ".join(f"{k} {v}" for k, v in samples.items()) or "n/a")
+    dropped_total = sum(sum(d.dropped.values()) for d in drivers)
     features: FeaturesStatus | None = _status_of(state, "features", FeaturesStatus)
     recorder: RecorderStatus | None = _status_of(state, "recorder", RecorderStatus)
-    drops = (f"board {sum(dropped.values())}  "
+    drops = (f"board {dropped_total}  "
              f"gaps {0 if features is None else features.gap_samples}  bus {state.bus_dropped}")
     if recorder is not None:
         drops += f"  recorder {sum(recorder.lost_samples.values())}"

@@ -10,6 +10,10 @@ reproduces it. The wall clock does two things only, both for a stream that reall
   been seen (its ``samples`` and ``dropped``, against each stream's next window), or after
   ``stale_after_s`` of wall time without a feature, the controller enters the safe state
   (one control, trigger ``device``). ``stopped`` is the daemon's own shutdown: ignored.
+  A status that names its ``person`` (one source of several, ``status.driver-P02``) is
+  that person's device: it waits for that person's features only, and makes that person
+  lost under ``[controller] group`` (``lost = "safe"``: the safe state naming them;
+  ``"drop"``: the others go on) until their device streams again.
 - **liveness**: no feature of a required stream for its hop plus ``stale_after_s`` of wall
   time: the safe state (one control, trigger ``liveness``, rule ``safe:<kind>-stale``).
 
@@ -91,7 +95,9 @@ class ControllerStage:
                 return
             if data.trace is not None:
                 inputs.trace = data.trace
-            inputs.seen[data.kind] = _StreamSeen(data.time_s, data.hop_s, time.monotonic())
+            inputs.seen[(data.person, data.kind)] = _StreamSeen(
+                data.time_s, data.hop_s, time.monotonic()
+            )
             for trigger, output in policy.on_feature(data, time.time()):
                 self._publish(publisher, output, inputs.trace, trigger)
             self._apply_device(policy, publisher, inputs, time.monotonic())
@@ -99,10 +105,10 @@ class ControllerStage:
             if data.state == "stopped":
                 return  # the daemon is shutting down; the client's TTL does the rest
             if data.state == "streaming":
-                inputs.pending_device = None
-                policy.observe_device("streaming", time.time())
+                inputs.pending_device.pop(data.person, None)
+                policy.observe_device("streaming", time.time(), data.person)
                 return
-            inputs.pending_device = (data.state, _data_position_s(data))
+            inputs.pending_device[data.person] = (data.state, _data_position_s(data))
             self._apply_device(policy, publisher, inputs, time.monotonic())
         elif isinstance(data, ModelStatus):
             policy.observe_guard(data.guard)
@@ -111,18 +117,17 @@ class ControllerStage:
     def _apply_device(
         self, policy: ControlPolicy, publisher: BusPublisher, inputs: _Inputs, now: float
     ) -> None:
-        """Act on a pending device state once the data before it has been seen (or after
-        ``stale_after_s`` of wall time without a feature)."""
-        if inputs.pending_device is None:
-            return
-        state, position_s = inputs.pending_device
-        quiet = now - inputs.last_feature_at() >= self.settings.stale_after_s
-        if not (quiet or inputs.caught_up(position_s)):
-            return
-        inputs.pending_device = None
-        output = policy.observe_device(state, time.time())
-        if output is not None:
-            self._publish(publisher, output, inputs.trace, "device")
+        """Act on each pending device state once the data before it has been seen (or after
+        ``stale_after_s`` of wall time without a feature), each person's on their own
+        features (a device that names nobody: on everyone's)."""
+        for person, (state, position_s) in list(inputs.pending_device.items()):
+            quiet = now - inputs.last_feature_at(person) >= self.settings.stale_after_s
+            if not (quiet or inputs.caught_up(position_s, person)):
+                continue
+            del inputs.pending_device[person]
+            output = policy.observe_device(state, time.time(), person)
+            if output is not None:
+                self._publish(publisher, output, inputs.trace, "device")
 
     def _check_liveness(
         self, policy: ControlPolicy, publisher: BusPublisher, inputs: _Inputs, now: float
@@ -132,7 +137,7 @@ class ControllerStage:
         self._apply_device(policy, publisher, inputs, now)
         required = ("attention", "stress") if self.settings.require_stress else ("attention",)
         for kind in required:
-            seen = inputs.seen.get(kind)
+            seen = inputs.newest(kind)
             if seen is None or now - seen.arrived_at <= seen.hop_s + self.settings.stale_after_s:
                 continue
             output = policy.enter_safe(f"{kind}-stale", time.time())
@@ -211,23 +216,38 @@ class _StreamSeen:
 
 class _Inputs:
     """What the stage keeps between messages: the newest feature's trace, each stream's
-    newest feature, a device state not acted on yet, applied latency."""
+    newest feature (by person and kind), device states not acted on yet (by person; None:
+    a device that names nobody), applied latency."""
 
     def __init__(self) -> None:
         self.trace: Trace | None = None
-        self.seen: dict[str, _StreamSeen] = {}
-        self.pending_device: tuple[str, float] | None = None
+        self.seen: dict[tuple[str | None, str], _StreamSeen] = {}
+        self.pending_device: dict[str | None, tuple[str, float]] = {}
         self.latency = _AppliedLatency()
 
-    def last_feature_at(self) -> float:
-        """Monotonic time of the newest feature of any stream (-inf: none yet)."""
-        return max((seen.arrived_at for seen in self.seen.values()), default=-float("inf"))
+    def newest(self, kind: str) -> _StreamSeen | None:
+        """The newest feature of ``kind`` from anyone (None: none yet)."""
+        streams = [seen for (_, k), seen in self.seen.items() if k == kind]
+        return max(streams, key=lambda seen: seen.arrived_at, default=None)
 
-    def caught_up(self, position_s: float) -> bool:
-        """True when every stream's next window would end after ``position_s`` seconds of
-        data: all features of the data delivered up to there have been seen."""
+    def _streams(self, person: str | None) -> list[_StreamSeen]:
+        """``person``'s streams; everyone's for None or for a person with none seen."""
+        own = [seen for (who, _), seen in self.seen.items() if person is not None
+               and who == person]
+        return own or list(self.seen.values())
+
+    def last_feature_at(self, person: str | None = None) -> float:
+        """Monotonic time of the newest feature of any of ``person``'s streams (-inf:
+        none yet)."""
+        return max((seen.arrived_at for seen in self._streams(person)), default=-float("inf"))
+
+    def caught_up(self, position_s: float, person: str | None = None) -> bool:
+        """True when every one of ``person``'s streams' next window would end after
+        ``position_s`` seconds of data: all their features of the data delivered up to
+        there have been seen."""
         return all(
-            seen.time_s + seen.hop_s > position_s + _POSITION_EPS_S for seen in self.seen.values()
+            seen.time_s + seen.hop_s > position_s + _POSITION_EPS_S
+            for seen in self._streams(person)
         )
 
 

@@ -1,5 +1,8 @@
 """The driver stage: reads a BrainFlow board and publishes ``raw.*`` and ``status.driver``.
 
+Its status goes on ``status.<stage name>``: ``status.driver``, or ``status.driver-P01`` for
+one of several sources (``[[sources]]``), whose publisher stamps the person on it.
+
 Raw topics: ``raw.eeg`` (EEG rows of the preset that has them, minus channels wired to
 ECG), ``raw.ppg`` (PPG rows, from whichever preset carries them: Galea's auxiliary
 preset), ``raw.ecg`` (the configured ECG channels). Payload: float32, shape
@@ -120,6 +123,8 @@ class DriverStage:
         # Also publish every row as BrainFlow returned it (raw.board.<preset>), for recording.
         self.board_rows = board_rows
         self._opened = opened  # a board the daemon opened at start-up, used by the first run
+        #: The stage's name: its status's component, and topic ``status.<name>``.
+        self._name = "driver"
 
     def open_board(self) -> BrainFlowSource:
         """Open the configured board (raises DeviceError quickly when it is absent)."""
@@ -129,6 +134,7 @@ class DriverStage:
         return board
 
     def __call__(self, context: StageContext) -> None:
+        self._name = context.name
         publisher = context.publisher()
         board, self._opened = (self._opened or self.open_board()), None
         streams = plan_raw_streams(board.layouts, self.source)
@@ -254,8 +260,8 @@ class DriverStage:
         )
         publisher.publish(stream.topic, body, array=data, source_time=float(stamps[-1]))
 
-    @staticmethod
     def _status(
+        self,
         publisher: BusPublisher,
         state: str,
         board: BrainFlowSource,
@@ -263,7 +269,7 @@ class DriverStage:
         since_data_s: float | None = None,
     ) -> None:
         body = DriverStatus(
-            component="driver",
+            component=self._name,
             state=state,
             board=board.spec.name,
             samples=dict(samples),
@@ -271,4 +277,4 @@ class DriverStage:
             since_data_s=since_data_s,
             presets={name: layout.to_dict() for name, layout in board.layouts.items()},
         )
-        publisher.publish("status.driver", body)
+        publisher.publish(f"status.{self._name}", body)

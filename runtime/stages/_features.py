@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from runtime.bus import BusPublisher, Message
+
 # The modules, not the package: runtime.clock's stages import runtime.stages.
 from runtime.clock._map import ClockMaps
 from runtime.clock._topics import STATUS_TOPIC as CLOCK_STATUS_TOPIC
@@ -43,6 +45,9 @@ def _with_gap(data: np.ndarray, gap: int) -> np.ndarray:
         return data
     return np.concatenate((np.full((data.shape[0], gap), np.nan), data), axis=1)
 
+
+#: The raw topic of each heart signal ([source] heart_signal).
+_HEART_TOPICS = {"ppg": "raw.ppg", "ecg": "raw.ecg"}
 
 _BLAS_LIMITED = False
 
@@ -79,7 +84,9 @@ class FeatureStage:
 
     ``baseline`` (``[session] baseline``) is the stored baseline of ``baseline_person``
     (``[session] participant``): that person's estimators, and those of a chunk without a
-    person, start from it; everyone else calibrates on their own data.
+    person, start from it; everyone else calibrates on their own data. ``people_sources``
+    (``[[sources]]``: person → source) says each person's heart signal and channel; a
+    person not in it has ``source``'s.
     """
 
     def __init__(
@@ -89,9 +96,11 @@ class FeatureStage:
         status_interval_s: float = 1.0,
         baseline: str | None = None,
         baseline_person: str | None = None,
+        people_sources: Mapping[str, SourceConfig] | None = None,
     ) -> None:
         self.features = features
         self.source = source
+        self.people_sources = dict(people_sources or {})
         # [session] baseline: checked against the settings now (a ConfigError at start-up),
         # loaded by each estimator instead of calibrating.
         self.start_baseline = (
@@ -100,12 +109,23 @@ class FeatureStage:
         )
         self.baseline_person = baseline_person
         self.status_interval_s = status_interval_s
-        self.heart_topic = {"ppg": "raw.ppg", "ecg": "raw.ecg"}.get(source.heart_signal)
+        signals = {s.heart_signal for s in (source, *self.people_sources.values())}
+        self.raw_topics = ("raw.eeg",) + tuple(
+            topic for signal, topic in _HEART_TOPICS.items() if signal in signals
+        )
         limit_blas_threads()
 
+    def source_of(self, person: str | None) -> SourceConfig:
+        """The source settings of ``person``'s board."""
+        return self.people_sources.get(person, self.source) if person else self.source
+
+    def topics_of(self, person: str | None) -> tuple[str, ...]:
+        """The raw topics ``person``'s estimates come from: EEG and their heart signal."""
+        heart = _HEART_TOPICS.get(self.source_of(person).heart_signal)
+        return ("raw.eeg",) + ((heart,) if heart else ())
+
     def __call__(self, context: StageContext) -> None:
-        raw_topics = ("raw.eeg",) + ((self.heart_topic,) if self.heart_topic else ())
-        subscriber = context.subscriber(raw_topics + (CLOCK_STATUS_TOPIC,))
+        subscriber = context.subscriber(self.raw_topics + (CLOCK_STATUS_TOPIC,))
         publisher = context.publisher()
         confirm_subscribed(subscriber)
         context.ready.set()
@@ -122,10 +142,13 @@ class FeatureStage:
                 # Every raw.* message has a RawChunk (the bus checked it); one without
                 # samples has nothing to estimate from.
                 elif isinstance(data, RawChunk) and message.array is not None:
+                    topics = self.topics_of(data.person)
+                    if message.topic not in topics:
+                        continue  # another person's heart signal: not this person's stress
                     streams = people.get(data.person)
                     if streams is None:
                         # Estimates go out in data-time order, whatever the chunks.
-                        streams = people[data.person] = PersonStreams(DataTimeOrder(raw_topics))
+                        streams = people[data.person] = PersonStreams(DataTimeOrder(topics))
                     self._take(message, data, streams, clocks, publisher, counts)
                 for streams in people.values():
                     self._send(publisher, streams.order.release_idle())
@@ -169,9 +192,10 @@ class FeatureStage:
             estimates = streams.attention.push(_with_gap(data, gap))
             self._publish(publisher, streams.order, "attention", estimates, message, gap, offset)
             counts["attention"] += len(estimates)
-        elif message.topic == self.heart_topic:
+        else:  # the person's heart topic (topics_of)
             streams.stress = streams.stress or self._stress_for(message.topic, chunk)
-            row = np.asarray(self._heart_row(message.array), dtype=np.float64)
+            heart_channel = self.source_of(chunk.person).heart_channel
+            row = np.asarray(message.array[heart_channel], dtype=np.float64)
             heart = streams.stress.push(_with_gap(row[np.newaxis], gap)[0])
             self._publish(publisher, streams.order, "stress", heart, message, gap, offset)
             counts["stress"] += len(heart)
@@ -206,9 +230,12 @@ class FeatureStage:
             return f"rate changed from {estimator.fs:g} to {fs:g} Hz"
         if attention is not None and message.topic == "raw.eeg" and channels != attention.names:
             return f"channels changed from {attention.names} to {channels}"
-        if message.topic != "raw.eeg" and self.source.heart_channel >= array.shape[0]:
+        heart_channel = self.source_of(chunk.person).heart_channel
+        if message.topic != "raw.eeg" and heart_channel >= array.shape[0]:
+            table = (f"[[sources]] person = {chunk.person!r}:"
+                     if chunk.person in self.people_sources else "[source]")
             return (
-                f"[source] heart_channel = {self.source.heart_channel}, but {message.topic} "
+                f"{table} heart_channel = {heart_channel}, but {message.topic} "
                 f"has {array.shape[0]} channel(s)"
             )
         return ""
@@ -252,9 +279,6 @@ class FeatureStage:
         (``[session] participant``), or the chunk names no one (one person's session)."""
         return self.start_baseline is not None and person in (None, self.baseline_person)
 
-    def _heart_row(self, array: np.ndarray) -> np.ndarray:
-        return array[self.source.heart_channel]  # in range: checked by _check_chunk
-
     @staticmethod
     def _publish(
         publisher: BusPublisher,
@@ -287,7 +311,10 @@ class FeatureStage:
         bodies = [e.to_message(trace) for e in estimates]
         if person is not None:
             bodies = [replace(body, person=person) for body in bodies]
-        items = [(e.time_s, (kind, body, source_time)) for e, body in zip(estimates, bodies)]
+        items = [
+            (e.time_s, (kind, body, source_time))
+            for e, body in zip(estimates, bodies, strict=True)
+        ]
         n = gap + (int(raw.array.shape[-1]) if raw.array is not None else 0)
         FeatureStage._send(publisher, order.add(raw.topic, n, raw.data.fs, items))
 

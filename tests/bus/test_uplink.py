@@ -11,6 +11,7 @@ import pytest
 
 from runtime.bus import (
     Broker,
+    BusPublisher,
     BusSubscriber,
     CurveKeys,
     PersonPublisher,
@@ -191,3 +192,45 @@ def test_a_sensor_subscribes_at_the_hubs_host_on_the_subscribe_port():
     )
     with pytest.raises(BusError, match="tcp://HOST:PORT"):
         hub_subscribe_endpoint("ipc:///tmp/x", "tcp://127.0.0.1:5592")
+
+
+def test_the_person_publisher_stamps_driver_statuses_too(broker):
+    """A source's status.driver names its person; one that names its own keeps it, and a
+    status of nobody is left without the field on the wire."""
+    from runtime.messages import DriverStatus
+
+    publisher = PersonPublisher(broker.publish_endpoint, "driver-P07", person="P07")
+    unnamed = BusPublisher(broker.publish_endpoint, "driver")
+    subscriber = BusSubscriber(broker.subscribe_endpoint, ("status.driver",))
+    try:
+        confirm_subscribed(subscriber)
+        got = {}
+        end = time.monotonic() + 5
+        while len(got) < 3 and time.monotonic() < end:
+            publisher.publish("status.driver-P07", DriverStatus(
+                component="driver-P07", state="streaming"))
+            publisher.publish("status.driver-P99", DriverStatus(
+                component="driver-P99", state="lost", person="P99"))
+            unnamed.publish("status.driver", DriverStatus(component="driver", state="lost"))
+            message = subscriber.recv(timeout_s=0.05)
+            while message is not None:
+                got[message.topic] = message
+                message = subscriber.recv(timeout_s=0.0)
+        assert isinstance(got["status.driver-P07"].data, DriverStatus)
+        assert got["status.driver-P07"].data.person == "P07"
+        assert got["status.driver-P99"].data.person == "P99"
+        assert got["status.driver"].data.person is None
+        assert "person" not in got["status.driver"].body  # single-source bodies unchanged
+    finally:
+        publisher.close()
+        unnamed.close()
+        subscriber.close()
+
+
+@pytest.mark.parametrize("bad", ["", " P01", "../P01", ".hidden"])
+def test_a_driver_status_with_a_bad_person_is_rejected_naming_the_field(bad):
+    from runtime.messages import DriverStatus
+
+    body = DriverStatus(component="driver", state="lost").to_dict() | {"person": bad}
+    with pytest.raises(MessageError, match="status.driver: field 'person'"):
+        DriverStatus.from_dict(body, "status.driver")

@@ -96,3 +96,74 @@ def test_config_loader_fuzz_only_ever_raises_config_error(data):
         config_from_mapping(data)
     except ConfigError as exc:
         assert str(exc).startswith("config: invalid configuration")
+
+
+_TWO_SOURCES = '''
+[[sources]]
+person = "P01"
+board = "synthetic"
+serial_number = "P01"
+
+[[sources]]
+person = "P02"
+board = "synthetic"
+serial_number = "P02"
+'''
+
+
+def test_several_sources_each_a_person_load_with_the_first_as_source(tmp_path):
+    config = _load(tmp_path, _TWO_SOURCES)
+    assert [s.person for s in config.all_sources] == ["P01", "P02"]
+    assert config.source == config.sources[0]
+    assert config.for_source(config.sources[1]).source.person == "P02"
+    assert config.for_source(config.sources[1]).all_sources == (config.sources[1],)
+    # a recording's config dump loads back as the same config
+    assert config_from_mapping(config.model_dump(mode="json")) == config
+    # one [source]: its dump is as before, without a sources key
+    single = _load(tmp_path, '[source]\nboard = "synthetic"\nperson = "P01"\n')
+    assert single.all_sources == (single.source,) and single.sources == ()
+    assert "sources" not in single.model_dump(mode="json")
+
+
+def test_source_and_sources_together_are_refused_naming_both(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[source\] and \[\[sources\]\] are both set"):
+        _load(tmp_path, '[source]\nboard = "cyton"\nserial_port = "/dev/ttyUSB0"\n'
+              + _TWO_SOURCES)
+
+
+def test_a_person_on_two_sources_is_refused_naming_the_person(tmp_path):
+    text = _TWO_SOURCES.replace('person = "P02"', 'person = "P01"')
+    with pytest.raises(ConfigError,
+                       match=r"\[\[sources\]\] person = 'P01' is set on more than one source"):
+        _load(tmp_path, text)
+
+
+def test_a_source_without_a_person_among_several_is_refused(tmp_path):
+    text = _TWO_SOURCES.replace('person = "P02"\n', "")
+    with pytest.raises(ConfigError,
+                       match=r"\[\[sources\]\] entry 2 \(board = 'synthetic'\) has no person.*"
+                             r'set person = "P02"'):
+        _load(tmp_path, text)
+
+
+def test_two_sources_on_the_same_board_are_refused(tmp_path):
+    text = _TWO_SOURCES.replace('serial_number = "P02"\n', 'serial_number = "P01"\n')
+    with pytest.raises(ConfigError, match=r"person = 'P01' and person = 'P02' name the same "
+                                          r"synthetic board.*serial_number"):
+        _load(tmp_path, text)
+
+
+def test_a_source_override_with_several_sources_says_to_edit_each_entry(tmp_path):
+    config = _load(tmp_path, _TWO_SOURCES)
+    with pytest.raises(ConfigError, match=r"cannot override \[source\] board: this config has "
+                                          r"2 \[\[sources\]\]"):
+        with_overrides(config, "source", board="cyton")
+    one = _load(tmp_path, _TWO_SOURCES.split("\n[[sources]]\nperson = \"P02\"")[0])
+    changed = with_overrides(one, "source", person="P07")
+    assert changed.source.person == changed.sources[0].person == "P07"
+
+
+def test_several_sources_on_a_sensor_host_are_refused(tmp_path):
+    text = '[bus]\nconnect = "tcp://10.0.0.1:5591"\n[daemon]\nstages = ["driver"]\n'
+    with pytest.raises(ConfigError, match=r"\[\[sources\]\] has 2 sources, but \[bus\] connect"):
+        _load(tmp_path, text + _TWO_SOURCES)

@@ -104,3 +104,34 @@ def test_status_shows_each_sensor_hosts_clock_under_the_hub_clock_component():
         "    P02        offset -3.250 ms ± 0.400  drift +12.0 ppm  rtt 0.90 ms  n=40",
     ]
     assert clock_lines(DriverStatus(component="driver", state="streaming")) == []
+
+
+def test_status_and_watch_show_each_persons_driver_apart(broker, capsys):
+    """Two sources' driver statuses (status.driver-P01, -P02): `status` lists each with
+    its person and board, `watch status.driver` prefixes each with its person."""
+    from runtime.messages import DriverStatus
+
+    publisher = BusPublisher(broker.publish_endpoint, "daemon")
+    daemon = DaemonStatus(component="daemon", state="running",
+                          publish_endpoint=broker.publish_endpoint,
+                          subscribe_endpoint=broker.subscribe_endpoint)
+    drivers = [(f"status.driver-{person}", DriverStatus(
+        component=f"driver-{person}", state=state, board="synthetic", person=person))
+        for person, state in (("P01", "streaming"), ("P02", "lost"))]
+    try:
+        _publish_until_forwarded(broker, publisher, [("status.daemon", daemon), *drivers])
+        code = main(["status", "--timeout", "3", "--endpoint", broker.subscribe_endpoint])
+        assert code == 0
+        out = capsys.readouterr().out
+        assert "  driver-P01   streaming    person=P01 board=synthetic" in out
+        assert "  driver-P02   lost         person=P02 board=synthetic" in out
+        code = main(["watch", "status.driver", "--count", "2", "--timeout", "5",
+                     "--endpoint", broker.subscribe_endpoint])
+    finally:
+        publisher.close()
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    p01 = next(line for line in lines if line.startswith("status.driver-P01"))
+    p02 = next(line for line in lines if line.startswith("status.driver-P02"))
+    assert '[P01] {"component": "driver-P01", "state": "streaming"' in p01
+    assert '[P02] {"component": "driver-P02", "state": "lost"' in p02

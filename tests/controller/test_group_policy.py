@@ -235,3 +235,56 @@ def test_the_group_settings_load_from_toml_and_a_bad_choice_names_key_and_choice
         load_config(path)
     assert "[controller.group] lost = 'ignore': Input should be 'safe' or 'drop'" in str(
         info.value)
+
+
+@pytest.mark.parametrize("lost", ["safe", "drop"])
+def test_a_named_persons_device_that_is_not_streaming_makes_them_lost(lost):
+    """P02's device lost: with ``safe`` the group is safe at once naming P02, and stays
+    so while P02's device is down; with ``drop`` P01 goes on alone, naming P02 dropped.
+    Once P02's device and features are back, both decide again."""
+    policy = _policy(lost=lost)
+    _, t = _run(policy, 12, 4.0, {"P01": CALM_FOCUSED, "P02": CALM_FOCUSED})
+    assert policy.mode == "intensify"
+    now = policy.observe_device("lost", 1.7e9 + t, person="P02")
+    outputs, t = _run(policy, 8, t, {"P01": CALM_FOCUSED})  # P02 sends nothing
+    if lost == "safe":
+        assert now is not None and now.mode == "safe"
+        assert (now.control.rule, now.control.trigger_person) == ("safe:device-lost (P02)", "P02")
+        assert {(o.control.rule, o.control.trigger_person) for _, o in outputs} == {
+            ("safe:device-lost (P02)", "P02")}
+    else:
+        assert now is None  # no control of its own: P01's next step goes on without P02
+        assert {o.mode for _, o in outputs} == {"intensify"}
+        assert _last(outputs).control.rule == (
+            "intensify: attention 0.90 (P01) > 0.8, stress 0.10 (P01) "
+            "(dropped: P02 device-lost)")
+    assert policy.devices_down == {"P02": "lost"}
+    assert policy.observe_device("streaming", 1.7e9 + t, person="P02") is None
+    assert policy.devices_down == {}
+    outputs, _ = _run(policy, 8, t, {"P01": CALM_FOCUSED, "P02": CALM_FOCUSED})
+    assert _last(outputs).mode == "intensify" and "dropped" not in _last(outputs).control.rule
+
+
+def test_a_named_persons_streaming_device_changes_nothing():
+    policy = _policy()
+    outputs, t = _run(policy, 12, 4.0, {"P01": CALM_FOCUSED, "P02": CALM_FOCUSED})
+    assert policy.observe_device("streaming", 1.7e9 + t, person="P02") is None
+    more, _ = _run(policy, 4, t, {"P01": CALM_FOCUSED, "P02": CALM_FOCUSED})
+    assert [o.mode for _, o in more] == ["intensify"] * len(more)
+    assert policy.devices_down == {}
+
+
+def test_a_device_of_someone_the_unnamed_features_do_not_name_is_the_sessions_device():
+    """Features that name nobody, a driver status that names P01 (a [source] person whose
+    features are not stamped): the whole session goes safe, as for a device of no one."""
+    named, unnamed = _policy(lost="drop"), _policy(lost="drop")
+    for policy in (named, unnamed):
+        _, t = _run(policy, 12, 4.0, {None: CALM_FOCUSED})
+        assert policy.mode == "intensify"
+    by_person = named.observe_device("stalled", 1.7e9 + t, person="P01")
+    by_no_one = unnamed.observe_device("stalled", 1.7e9 + t)
+    assert by_person is not None and by_no_one is not None
+    assert by_person.control == by_no_one.control
+    assert (by_person.control.rule, by_person.control.trigger_person) == (
+        "safe:device-stalled", None)
+    assert named.devices_down == {}

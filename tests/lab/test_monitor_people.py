@@ -63,3 +63,39 @@ def test_a_single_person_session_shows_no_names():
     assert state.people == {}
     assert "│ attention   0.82  valid" in screen
     assert "triggered by" not in screen and "P0" not in screen
+
+
+def test_each_persons_device_is_on_its_own_line():
+    """Two sources (status.driver-P01, -P02) and a sensor host's P03 on the shared
+    status.driver: each person's device state, board and samples apart."""
+    from runtime.messages import DriverStatus
+
+    now = time.time()
+    state = MonitorState(endpoint="tcp://127.0.0.1:1")
+    for topic, person, device, samples in (
+        ("status.driver-P01", "P01", "streaming", 2500),
+        ("status.driver-P02", "P02", "lost", 1250),
+        ("status.driver", "P03", "stalled", 500),
+    ):
+        state.observe(_message(topic, DriverStatus(
+            component=topic.removeprefix("status."), state=device, board="synthetic",
+            samples={"default": samples}, dropped={"default": 1}, person=person)))
+    assert sorted(state.components) == ["driver-P01", "driver-P02", "driver-P03"]
+    screen = _screen(state, now)
+    for text in ("device P01 streaming  board synthetic  default 2500",
+                 "device P02 lost  board synthetic  default 1250",
+                 "device P03 stalled  board synthetic  default 500",
+                 "board 3  gaps"):
+        assert text in screen, f"{text!r} not on the screen:\n{screen}"
+
+
+def test_a_single_unnamed_device_shows_as_before():
+    from runtime.messages import DriverStatus
+
+    now = time.time()
+    state = MonitorState(endpoint="tcp://127.0.0.1:1")
+    state.observe(_message("status.driver", DriverStatus(
+        component="driver", state="streaming", board="synthetic", samples={"default": 42})))
+    screen = _screen(state, now)
+    assert "device  streaming  board synthetic" in screen
+    assert "samples default 42" in screen and "device P" not in screen

@@ -119,6 +119,7 @@ EXAMPLES: dict[type[Body], tuple[str, Body]] = {
         component="driver", state="streaming", **FAILED_ONCE, board="synthetic",
         samples={"default": 2500},
         dropped={"default": 3}, since_data_s=0.02, presets={"default": {"marker_row": 31}},
+        person="P01",
     )),
     FeaturesStatus: ("status.features", FeaturesStatus(
         component="features", state="running", **FAILED_ONCE, attention=40, stress=2,

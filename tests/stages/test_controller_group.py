@@ -13,7 +13,7 @@ import pytest
 from runtime.bus import BusPublisher, BusSubscriber
 from runtime.controller import ControllerSettings
 from runtime.controller._settings import GroupSettings
-from runtime.messages import AttentionFeature, Control, Feature, StressFeature
+from runtime.messages import AttentionFeature, Control, DriverStatus, Feature, StressFeature
 from runtime.recorder import SessionRecord
 from runtime.stages import ControllerStage, StageContext, SupervisedStage
 from tests.stages.test_controller_stage import _controls, connect_feature_path
@@ -106,3 +106,64 @@ def test_two_peoples_features_drive_one_control_by_the_group_rule(broker, run_co
     # recorded as it came, read back by the recorder's reader with the person kept
     line = json.loads(json.dumps({"topic": "control", "body": safe[0].to_dict()}))
     assert SessionRecord.from_json(line).data.trigger_person == "P02"
+
+
+def _publish_hops(features: BusPublisher, index: int, hops: int, people: tuple[str, ...]) -> int:
+    """``hops`` hops of attentive, calm features of each of ``people``; the next index."""
+    for _ in range(hops):
+        for person in people:
+            for body in _features(index, person, 0.9, 0.1):
+                features.publish(body.TOPIC, body)
+        index += HOP_N
+    return index
+
+
+@pytest.mark.parametrize(("lost", "state"), [("safe", "lost"), ("drop", "lost"),
+                                             ("safe", "streaming")])
+def test_one_persons_driver_state_acts_on_that_person_by_the_group_rule(
+    broker, run_controller, lost, state
+):
+    """P02's driver (``status.driver-P02``, its DriverStatus naming P02) reports ``lost``:
+    with group.lost = "safe" the control goes safe at once naming P02 (trigger device) and
+    stays so while P01's features go on; with "drop" P01's controls go on, P02 dropped. A
+    driver of P02 that reports ``streaming`` changes nothing."""
+    # stale_after_s: the pauses to collect controls stay well within the wall-clock
+    # liveness check (hop + 1.5 s without features)
+    settings = ControllerSettings(smoothing_tau_s=0.0, hysteresis=0.0, min_dwell_s=0.0,
+                                  stale_after_s=1.5, ttl_s=2.0, require_stress=True,
+                                  group=GroupSettings(lost=lost))
+    listener = BusSubscriber(broker.subscribe_endpoint, ("control",))
+    features = BusPublisher(broker.publish_endpoint, "features")
+    driver = BusPublisher(broker.publish_endpoint, "driver-P02")
+    try:
+        run_controller(settings)
+        connect_feature_path(features, listener, person="P01")
+        index = _publish_hops(features, 1000, 12, ("P01", "P02"))
+        before = _controls(listener, 0.4)
+        driver.publish("status.driver-P02", DriverStatus(
+            component="driver-P02", state=state, board="synthetic", person="P02"))
+        device = _controls(listener, 0.4)
+        after_start = index / FS
+        _publish_hops(features, index, 8, ("P01",) if state == "lost" else ("P01", "P02"))
+        after = [c for c in _controls(listener, 1.5) if c.trigger == "feature"
+                 and c.time_s is not None and c.time_s >= after_start]
+    finally:
+        listener.close()
+        features.close()
+        driver.close()
+    assert before[-1].mode == "intensify" and not before[-1].safe
+    assert len(after) == 8 * (2 if state == "lost" else 4)
+    if lost == "safe" and state == "lost":
+        assert [(c.trigger, c.rule, c.safe, c.trigger_person) for c in device] == [
+            ("device", "safe:device-lost (P02)", True, "P02")]
+        assert {(c.safe, c.rule, c.trigger_person) for c in after} == {
+            (True, "safe:device-lost (P02)", "P02")}
+    elif state == "lost":  # drop: P01 alone goes on
+        assert device == []
+        assert {(c.mode, c.safe) for c in after} == {("intensify", False)}
+        assert after[-1].rule == ("intensify: attention 0.90 (P01) > 0.8, stress 0.10 (P01) "
+                                  "(dropped: P02 device-lost)")
+    else:  # streaming: nothing happens
+        assert device == []
+        assert {(c.mode, c.safe) for c in after} == {("intensify", False)}
+        assert not any("dropped" in c.rule for c in after)

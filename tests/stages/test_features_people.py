@@ -76,7 +76,9 @@ def test_each_person_has_their_own_estimators_baselines_and_levels(broker):
     calibration each, sample indices from their own start) and match their own ground
     truth to the level tests' bound."""
     sessions = {
-        "P01": sim.render_session(sim.load_scenario("ci_short"), sim.generic_layout(8, FS), speed=0),
+        "P01": sim.render_session(
+            sim.load_scenario("ci_short"), sim.generic_layout(8, FS), speed=0
+        ),
         "P02": sim.render_session(
             sim.load_scenario("focus_then_stress"), sim.generic_layout(8, FS), speed=0
         ),
@@ -172,3 +174,59 @@ def test_a_sensors_times_go_on_the_hubs_clock_once_the_hub_knows_it(broker):
     early = [m for m in features if m.data.person == "P01" and m.data.sample_index <= 750]
     assert early and all(m.data.trace.clock_offset_s is None for m in early)
     assert {m.data.trace.raw_source_time for m in early} <= {c.t_last for c in before}
+
+
+def test_each_persons_heart_settings_are_their_own(broker):
+    """[[sources]]: P01's PPG is on row 1 of raw.ppg, P02 has no heart signal. P01 gets
+    stress from row 1 exactly (an estimator fed that row alone), P02 none, and P02's
+    raw.ppg chunks are ignored rather than refused."""
+    from runtime.features import HeartFeatureSettings, StressEstimator
+    from tests.features._synth import heart_signal
+
+    heart = HeartFeatureSettings(window_s=20.0, hop_s=5.0, baseline_s=20.0)
+    fs = 100.0
+    ppg, _ = heart_signal(4, fs, "ppg", [(40.0, 800.0, 30.0, 10.0)])
+    rows = np.stack([np.zeros_like(ppg), ppg]).astype(np.float32)
+    people = {"P01": SourceConfig(person="P01", heart_signal="ppg", heart_channel=1),
+              "P02": SourceConfig(person="P02", heart_signal="none")}
+    stop = threading.Event()
+    context = StageContext("features", broker.publish_endpoint, broker.subscribe_endpoint, stop)
+    stage = SupervisedStage(context, FeatureStage(
+        FeaturesConfig(heart=heart), SourceConfig(heart_signal="ppg", heart_channel=0), 0.1,
+        people_sources=people,
+    ))
+    listener = BusSubscriber(
+        broker.subscribe_endpoint, ("features.stress", "status.features", PROBE_TOPIC)
+    )
+    driver = BusPublisher(broker.publish_endpoint, "driver")
+    stage.start()
+    try:
+        assert context.ready.wait(30)
+        connect(driver, listener)
+        step = int(fs)
+        for first in range(0, rows.shape[1] - step + 1, step):
+            for person in ("P01", "P02"):
+                chunk = RawChunk(preset="default", fs=fs, channels=("PPG0", "PPG1"),
+                                 first_index=first, dropped=0, t_first=first / fs,
+                                 t_last=(first + step - 1) / fs, person=person)
+                driver.publish("raw.ppg", chunk, array=rows[:, first : first + step])
+        expected = StressEstimator(fs, "ppg", heart).push(ppg[: rows.shape[1] // step * step])
+        got, status = [], None
+        end = time.monotonic() + 30
+        while time.monotonic() < end and (len(got) < len(expected) or status is None):
+            message = listener.recv(timeout_s=0.2)
+            if message is None:
+                continue
+            if message.topic == "features.stress":
+                got.append(message.data)
+            elif isinstance(message.data, FeaturesStatus) and message.data.stress >= len(expected):
+                status = message.data
+    finally:
+        stop.set()
+        stage.join(5)
+        listener.close()
+        driver.close()
+    assert expected and {f.person for f in got} == {"P01"}
+    assert [f.sample_index for f in got] == [e.sample_index for e in expected]
+    assert [f.stress for f in got] == [e.stress for e in expected]
+    assert status is not None and status.rejected == 0 and status.people == ("P01",)
