@@ -30,7 +30,8 @@ SLOW_IN_CI = tests/lab/test_verify.py tests/training/test_session_log_replay.py 
 	tests/clock/test_bus_exchange.py tests/net tests/emulators/test_daemon.py \
 	tests/emulators/test_fault_behaviour.py tests/daemon/test_faults.py \
 	tests/daemon/test_soak.py::test_short_soak_paced_keeps_latency_stable \
-	tests/daemon/test_security_and_backpressure.py tests/daemon/test_scenario_playback.py
+	tests/daemon/test_security_and_backpressure.py tests/daemon/test_scenario_playback.py \
+	tests/bench/test_multi.py
 
 test-slow-ci: $(STAMP)
 	$(PY) -m pytest -q -m slow $(SLOW_IN_CI)

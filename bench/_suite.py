@@ -72,6 +72,8 @@ MODULES: tuple[ModuleSpec, ...] = (
     ModuleSpec("priority", "bench.bench_priority", has_smoke=True, in_quick=False),
     # ≈ 60–68 s wall in its quick form (2 seeds, 200 steps) at load average 1.5–6 here.
     ModuleSpec("repair", "bench.bench_repair", print_with="print_result", timeout_quick_s=180.0),
+    # One hub, 8 sensor hosts beside one: ≈ 3 min (2 × (60 s + warm-up)); full runs only.
+    ModuleSpec("multi", "bench.bench_multi", has_smoke=True, in_quick=False),
 )
 MODULE_NAMES = tuple(spec.name for spec in MODULES)
 
@@ -163,6 +165,11 @@ HEADLINES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "training": _training,
     "priority": lambda r: {k: v for k, v in r.items() if k.endswith(("_p50_ms", "_p99_ms"))},
     "repair": _prefixed("repair_"),
+    "multi": lambda r: {
+        k: v
+        for k, v in r.items()
+        if k.startswith(("multi_", "single_")) and not k.endswith("_detail")
+    },
 }
 
 #: Keys the JSON always holds (None when not measured), by the module that makes them.
@@ -225,6 +232,11 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
     ("resolver_p99_ms", "<=", 10.0),
     ("repair_clean_false_positive_rate", "<=", 0.001),
     ("repair_spikes_left", "<=", 0.0),  # injected spikes still beyond the band after repair
+    # Several people on one hub (full runs): every person's control as fast as one person's,
+    # the hub's CPU no worse than linear in people, and half a core for 8 people at most.
+    ("multi_board_to_control_p99_ms", "<=", 15.0),
+    ("multi_hub_cpu_pct", "<=", 50.0),
+    ("multi_hub_cpu_scaling", "<=", 1.0),
 )
 
 
@@ -338,6 +350,16 @@ def _beside(key: str, values: dict[str, Any], modules: dict[str, Any]) -> str:
     if key == "startup_first_control_s":
         floor = values.get("startup_floor_board_first_sample_s")
         return fmt("imports + board → first sample", floor, " s")
+    if key.startswith("multi_board_to_control") or key == "multi_hub_cpu_pct":
+        single = values.get(key.replace("multi_", "single_", 1))
+        return fmt("one person on the hub", single, " %" if key.endswith("pct") else "")
+    if key == "multi_hub_cpu_scaling":
+        per, single = values.get("multi_hub_cpu_per_person_pct"), values.get("single_hub_cpu_pct")
+        if per is None or single is None:
+            return "–"
+        return f"per person {format_value(per)} % beside one person's {format_value(single)} %"
+    if key == "multi_worst_person_board_to_control_p99_ms":
+        return fmt("best person", values.get("multi_best_person_board_to_control_p99_ms"))
     if key.startswith("priority_"):
         same = "priority_2t_nice0_" + key.split("_", 3)[3]
         return fmt("2 threads at nice 0", values.get(same))
@@ -367,6 +389,11 @@ SUMMARY_KEYS = (
     "board_to_applied_p99_ms",
     "device_to_control_p50_ms",
     "device_to_control_p99_ms",
+    "multi_board_to_control_p50_ms",
+    "multi_board_to_control_p99_ms",
+    "multi_worst_person_board_to_control_p99_ms",
+    "multi_hub_cpu_pct",
+    "multi_hub_cpu_scaling",
     "replay_factor_16ch_250hz",
     "cpu_pct_64ch_1000hz",
     "client_overhead_pct",

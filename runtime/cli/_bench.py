@@ -39,8 +39,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="NAMES",
         help="comma-separated modules to run (startup, features, replay, cpu, e2e, applied, "
-        "device, resolver, training, priority, repair); priority runs only in a full run or "
-        "when named",
+        "device, resolver, training, priority, repair, multi); priority and multi run only "
+        "in a full run or when named",
     )
 
 
