@@ -25,7 +25,8 @@ test: $(STAMP)
 # job's log reproduced beside a replay, the clock estimate over 10 s of real time, hosts in
 # network namespaces, and real-time integration tests kept out of the default suite's
 # 10 minutes (Galea through its emulator, inf/huge raw chunks, a paced soak, a stuck
-# subscriber, real-time vs fast replay). The hour-long soak is not among them.
+# subscriber, real-time vs fast replay, focus_then_stress played back). The hour-long soak
+# is not among them.
 SLOW_IN_CI = tests/lab/test_verify.py tests/training/test_session_log_replay.py \
 	tests/clock/test_bus_exchange.py tests/net tests/emulators/test_daemon.py \
 	tests/emulators/test_fault_behaviour.py tests/daemon/test_faults.py \

@@ -63,7 +63,11 @@ CALIBRATION_S = 120.0
 CALIBRATED_S = 127.5
 
 
-@pytest.fixture(scope="module", params=["ci_short", "focus_then_stress"])
+# focus_then_stress (≈ 30 s, 600 s of data) runs in CI's second step (make test-slow-ci).
+@pytest.fixture(
+    scope="module",
+    params=["ci_short", pytest.param("focus_then_stress", marks=pytest.mark.slow)],
+)
 def replayed(request, tmp_path_factory):
     """A scenario rendered for the synthetic board and replayed through BrainFlow's playback
     board and the whole daemon at ×40; its name, truth, rate and every features.* body."""
