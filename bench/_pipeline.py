@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import zmq
 
-from runtime._pipeline import build_stages, start_subscribers, stop_stages
+from runtime._pipeline import build_stages, start_before_sources, stop_stages
 from runtime.bus import Broker, BusSubscriber
 from runtime.config import Config, config_from_mapping
 from runtime.messages import AttentionFeature, RawChunk
@@ -208,7 +208,7 @@ class InjectedPipeline:
             on_failure=self._failed,
         )
         try:
-            self._injector = start_subscribers(self.stages)
+            (self._injector,) = start_before_sources(self.stages)  # one injected source
         except Exception:
             self.stop()
             raise

@@ -46,7 +46,6 @@ __all__ = [
     "sensor_clock_id",
     "source_stage_names",
     "start_before_sources",
-    "start_subscribers",
     "stop_stages",
 ]
 
@@ -237,6 +236,7 @@ def build_stages(
             ClockResponderStage(sensor_clock_id(config)), ready_at_once=True
         )
     people: dict[str, str | None] = {}
+    # ``given`` is empty on a hub (no source); else one per name, checked above.
     for name, function, source_config in zip(names, given, config.all_sources, strict=False):
         functions[name] = AwaitHub(function) if sensor else function
         people[name] = source_config.person
@@ -288,22 +288,6 @@ def start_before_sources(
         if not stage.context.ready.wait(max(0.0, end - time.monotonic())):
             raise StartupError(f"the {stage.name} stage did not become ready in {timeout_s:g} s")
     return sources
-
-
-def start_subscribers(
-    stages: Sequence[SupervisedStage], timeout_s: float = READY_TIMEOUT_S
-) -> SupervisedStage | None:
-    """:func:`start_before_sources` for a pipeline of at most one source: returns it (None
-    on a hub). A pipeline of several sources raises ValueError naming them: use
-    :func:`start_before_sources`, which returns them all."""
-    names = [stage.name for stage in stages if is_source_stage(stage.name)]
-    if len(names) > 1:
-        raise ValueError(
-            f"start_subscribers returns one source, but this pipeline has {len(names)} "
-            f"({', '.join(names)}); call start_before_sources"
-        )
-    sources = start_before_sources(stages, timeout_s)
-    return sources[0] if sources else None
 
 
 def stop_stages(
