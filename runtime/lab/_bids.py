@@ -189,8 +189,8 @@ def export_bids(
             f"{existing[0]} exists: this participant already has a recording with these "
             "entities; choose another --bids-session or --run (or --overwrite)"
         )
-    if signals.non_finite:
-        logger.warning("export: %d non-finite samples written as 0", signals.non_finite)
+    if signals.nonfinite:
+        logger.warning("export: %d non-finite samples written as 0", signals.nonfinite)
     features = manifest.config.get("features") or {}
     line_freq_hz = float(features.get("eeg", {}).get("line_freq_hz", 50))
     raw = _raw_array(signals, line_freq_hz)

@@ -49,7 +49,7 @@ class ExportedSignals:
     fs: float
     start: datetime
     annotations: list[tuple[float, str]] = field(default_factory=list)
-    non_finite: int = 0
+    nonfinite: int = 0
 
 
 #: What a refused multi-person export says to do instead.
@@ -151,8 +151,8 @@ def export_session(
     signals = session_signals(load_session(directory))
     if signals.data.shape[1] == 0:
         raise SessionError(f"{directory}: the raw file holds no samples")
-    if signals.non_finite:
-        logger.warning("export: %d non-finite samples written as 0", signals.non_finite)
+    if signals.nonfinite:
+        logger.warning("export: %d non-finite samples written as 0", signals.nonfinite)
     if fmt == "fif":
         _write_fif(signals, path)
     else:

@@ -3,6 +3,7 @@ OUT after DIR or as -o, BIDS-only flags refused with other formats."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 import mne
@@ -86,3 +87,25 @@ def test_bids_export_without_mne_bids_says_what_to_install(
     err = capsys.readouterr().err
     assert "--format bids needs mne-bids and pybv; pybv is not installed" in err
     assert "pip install" in err and not root.exists()
+
+
+def test_export_writes_nonfinite_samples_as_zero_and_counts_them(
+    recorded_session, tmp_path, caplog
+):
+    copy = tmp_path / "session"
+    shutil.copytree(recorded_session.directory, copy)
+    layout = load_session(copy).layout()
+    column = int(layout["eeg_rows"][0])  # raw.csv: one sample per line, one row per column
+    lines = (copy / "raw.csv").read_text().splitlines(keepends=True)
+    for line_number, bad in ((10, "nan"), (11, "inf"), (12, "-inf")):
+        values = lines[line_number].split()
+        values[column] = bad
+        lines[line_number] = "\t".join(values) + "\n"
+    (copy / "raw.csv").write_text("".join(lines))
+    path = tmp_path / "x.fif"
+    with caplog.at_level("WARNING", logger="runtime.lab"):
+        export_session(copy, "fif", path)
+    assert "export: 3 non-finite samples written as 0" in caplog.text
+    got = mne.io.read_raw_fif(path, preload=True, verbose="error").get_data()[0] * 1e6
+    assert got[10:13].tolist() == [0.0, 0.0, 0.0]
+    assert np.all(np.isfinite(got)) and np.count_nonzero(got[:30] == 0.0) == 3
