@@ -3,20 +3,14 @@
 A real recorder stage on a real loopback broker is fed ``raw.board.*`` chunks of two persons,
 interleaved, published through a :class:`runtime.bus.BusPublisher` with bodies built from
 :class:`runtime.messages.RawBoardChunk`. Each person's files must hold exactly that person's
-rows, in order, value for value; ``session.json`` lists each person's presets and counts; a
-single-person session (chunks naming nobody) is written exactly as before persons existed;
-tools that read one board (replay, export, BIDS, baseline) take a one-person session's board
-and refuse a multi-person one, naming its persons.
+rows, in order, value for value; ``session.json`` lists each person's presets and counts;
+tools that read one board (replay, export, BIDS, baseline) refuse a multi-person session,
+naming its persons. One person's sessions: test_one_person.py.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,20 +18,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drivers import describe_presets
-from runtime.bus import Broker, BusPublisher, BusSubscriber
+from runtime.bus import Broker
 from runtime.cli import main
-from runtime.config import Config
-from runtime.lab import prepare_replay, session_signals, write_report
+from runtime.lab import prepare_replay, write_report
 from runtime.lab._bids import export_bids
 from runtime.lab._export import export_session
-from runtime.messages import AttentionFeature, RawBoardChunk, RecorderStatus
+from runtime.messages import AttentionFeature, RecorderStatus
 from runtime.participants._derive import derive_session_baseline
 from runtime.recorder import (
-    RecorderStage,
     SessionError,
     load_session,
-    only_board,
     read_board_file,
     read_jsonl,
     read_manifest,
@@ -46,88 +36,16 @@ from runtime.recorder import (
     read_raw,
     read_records,
 )
-from runtime.stages import StageContext
-from tests.conftest import free_tcp_port
 from tests.lab._helpers import line_count, wait_for
-
-REPO = Path(__file__).resolve().parents[2]
-SYNTHETIC = describe_presets(-1)  # default (32 rows) and auxiliary (20 rows)
-CYTON = describe_presets(0)  # default (24 rows): another person on another board
-#: What a refused multi-person replay says (after the directory).
-MULTI_REPLAY = (
-    " holds the raw data of several people (P01, P02): replay of a multi-person session is "
-    "not supported yet, only of a session with one board; `kintsugi verify DIR OTHER` "
-    "compares two recorded runs of it (features, controls and decisions, which name each "
-    "person)"
+from tests.recorder._persons import (
+    CYTON,
+    MULTI_REPLAY,
+    SYNTHETIC,
+    _chunk,
+    _events,
+    _rows,
+    _start,
 )
-
-
-def _chunk(layout, preset: str, first: int, person: str | None) -> RawBoardChunk:
-    return RawBoardChunk(preset=preset, fs=layout.sampling_rate, num_rows=layout.num_rows,
-                         first_index=first, layout=layout.to_dict(), person=person)
-
-
-def _rows(rng: np.random.Generator, num_rows: int, first: int, n: int) -> np.ndarray:
-    """A chunk's rows: row 0 counts the sample index (catches drops and reordering), the
-    others are random values with every bit significant."""
-    data = rng.normal(0.0, 50.0, (num_rows, n))
-    data[0] = first + np.arange(n)
-    return data
-
-
-@dataclass
-class Recorder:
-    """A recorder stage running on a broker, and a publisher connected to it."""
-
-    directory: Path
-    stage: RecorderStage
-    thread: threading.Thread
-    stop: threading.Event
-    publisher: BusPublisher
-    statuses: BusSubscriber
-
-    def finish(self) -> RecorderStatus:
-        """Stop the stage: its last (``stopped``) status."""
-        self.stop.set()
-        self.thread.join(10)
-        end = time.monotonic() + 5.0
-        try:
-            while time.monotonic() < end:
-                message = self.statuses.recv(timeout_s=0.1)
-                if isinstance(message and message.data, RecorderStatus) and \
-                        message.data.state == "stopped":
-                    return message.data
-            raise AssertionError("no 'stopped' status.recorder within 5 s")
-        finally:
-            self.publisher.close()
-            self.statuses.close()
-
-
-def _start(broker: Broker, directory: Path, probe_person: str | None) -> Recorder:
-    """A recorder on ``broker``, and a publisher whose messages it receives: probed with a
-    header whose (1, 1) array the recorder rejects, until the probe comes back."""
-    stage = RecorderStage(directory, Config(), status_interval_s=0.2)
-    stop = threading.Event()
-    context = StageContext("recorder", broker.publish_endpoint, broker.subscribe_endpoint, stop)
-    thread = threading.Thread(target=stage, args=(context,), daemon=True)
-    thread.start()
-    assert context.ready.wait(10), "recorder did not become ready"
-    publisher = BusPublisher(broker.publish_endpoint, "driver")
-    statuses = BusSubscriber(broker.subscribe_endpoint, ("status.recorder",))
-    probe = BusSubscriber(broker.subscribe_endpoint, ("raw.board.",))
-    try:
-        header = _chunk(SYNTHETIC["default"], "default", 0, probe_person)
-        wait_for(lambda: publisher.publish("raw.board.default", header, array=np.zeros((1, 1)))
-                 is not None and probe.recv(timeout_s=0.05) is not None, 10, "bus connection")
-    finally:
-        probe.close()
-    return Recorder(directory, stage, thread, stop, publisher, statuses)
-
-
-def _events(directory: Path, name: str) -> list[RecorderStatus]:
-    session = load_session(directory, raw=False)
-    return [r.data for r in session.status
-            if isinstance(r.data, RecorderStatus) and r.data.event == name]
 
 
 @dataclass(frozen=True)
@@ -333,176 +251,3 @@ def test_rows_naming_nobody_beside_a_persons_are_kept_apart_and_refused_by_repla
     with pytest.raises(SessionError, match=r"several people \(P01 and a board that named no "
                        r"person \(raw.csv\)\): replay of a multi-person session"):
         prepare_replay(directory, tmp_path / "work")
-
-
-def test_a_single_person_session_is_written_as_before_persons_existed(broker, tmp_path):
-    directory = tmp_path / "single"
-    recorder = _start(broker, directory, probe_person=None)
-    rng = np.random.default_rng(1)
-    default = [_rows(rng, 32, 5 * i, 5) for i in range(4)]
-    aux = _rows(rng, 20, 0, 5)
-    for i, data in enumerate(default):
-        recorder.publisher.publish("raw.board.default",
-                                   _chunk(SYNTHETIC["default"], "default", 5 * i, None), array=data)
-    recorder.publisher.publish("raw.board.auxiliary",
-                               _chunk(SYNTHETIC["auxiliary"], "auxiliary", 0, None), array=aux)
-    wait_for(lambda: line_count(directory / "raw.csv") == 20
-             and line_count(directory / "raw.aux.csv") == 5, 10, "every row recorded")
-    last = recorder.finish()
-    assert sorted(os.listdir(directory)) == ["raw.aux.csv", "raw.csv", "session.json",
-                                             "status.jsonl"]
-    np.testing.assert_array_equal(read_board_file(directory / "raw.csv").data, np.hstack(default))
-    np.testing.assert_array_equal(read_board_file(directory / "raw.aux.csv").data, aux)
-    meta = read_metadata(directory)
-    assert sorted(meta) == sorted([
-        "format", "session_id", "board", "master_board", "started_at", "ended_at", "complete",
-        "presets", "participant", "baseline", "resolver", "resolver_seed", "scenario",
-        "config", "config_sha256", "versions", "directory", "samples", "lost_samples",
-    ])  # no "persons"
-    assert meta["presets"] == {
-        "default": {"file": "raw.csv", "fs": 250.0, "num_rows": 32,
-                    "layout": SYNTHETIC["default"].to_dict()},
-        "auxiliary": {"file": "raw.aux.csv", "fs": 250.0, "num_rows": 20,
-                      "layout": SYNTHETIC["auxiliary"].to_dict()},
-    }
-    assert meta["samples"] == {"default": 20, "auxiliary": 5} and meta["lost_samples"] == {}
-    assert last.samples == {"default": 20, "auxiliary": 5}
-    # The recorder's events are as they were: no person field.
-    events = [line["body"] for line in read_jsonl(directory / "status.jsonl")
-              if line["body"].get("event")]
-    assert events and all(e["event"] == "rejected" for e in events)  # the probes
-    assert {key for e in events for key in e} == {
-        "component", "state", "directory", "samples", "lost_samples", "messages", "bytes",
-        "event", "preset", "shape", "num_rows", "error", "retry_in_s", "bus",
-    }  # no "person"
-    assert read_persons(directory) == () and only_board(meta, directory, "replay") is None
-    assert read_manifest(directory).persons == {}
-
-
-def test_a_one_person_session_replays_and_exports_that_persons_board(broker, tmp_path):
-    directory = tmp_path / "one"
-    recorder = _start(broker, directory, probe_person="P07")
-    rng = np.random.default_rng(7)
-    layout = SYNTHETIC["default"]
-    rows = np.hstack([_rows(rng, 32, 5 * i, 5) for i in range(4)])
-    rows[layout.timestamp_row] = 1.7e9 + np.arange(20) / 250.0
-    rows[layout.marker_row] = 0.0
-    for i in range(4):
-        recorder.publisher.publish("raw.board.default", _chunk(layout, "default", 5 * i, "P07"),
-                                   array=rows[:, 5 * i:5 * i + 5])
-    wait_for(lambda: line_count(directory / "persons/P07/raw.csv") == 20, 10, "P07's rows")
-    recorder.finish()
-    meta = read_metadata(directory)
-    assert only_board(meta, directory, "replay") == "P07"
-    (tmp_path / "work").mkdir()
-    plan = prepare_replay(directory, tmp_path / "work", speed=0)
-    source = plan.config.source
-    assert (source.board, source.master_board, source.person) == ("playback", "synthetic", "P07")
-    assert source.file == str(tmp_path / "work" / "raw.csv") and plan.samples == {"default": 20}
-    copied = read_board_file(source.file, 32).data
-    kept = [r for r in range(32) if r != layout.timestamp_row]
-    np.testing.assert_array_equal(copied[kept], rows[kept])  # P07's rows, re-timed only
-    assert np.all(copied[layout.timestamp_row] == 0.0)  # speed 0: every stamp zero
-    signals = session_signals(load_session(directory))
-    ppg = [f"PPG{i + 1}" for i in range(len(layout.ppg_rows))]
-    assert signals.names == [*layout.eeg_names, *ppg]
-    np.testing.assert_array_equal(signals.data, rows[[*layout.eeg_rows, *layout.ppg_rows]])
-
-
-def test_a_replayed_one_person_session_records_the_same_person(tmp_path):
-    """End to end: a one-person session replayed through the daemon (playback board,
-    recorder) comes back under the same person, every row but the re-stamped time."""
-    directory = tmp_path / "one"
-    pub, sub = f"tcp://127.0.0.1:{free_tcp_port()}", f"tcp://127.0.0.1:{free_tcp_port()}"
-    broker = Broker(pub, sub, status_interval_s=0.2)
-    broker.start()
-    layout = SYNTHETIC["default"]
-    rng = np.random.default_rng(3)
-    rows = np.hstack([_rows(rng, 32, 25 * i, 25) for i in range(60)])  # 6 s at 250 Hz
-    rows[0] %= 256  # the package counter, as the board counts it
-    rows[layout.timestamp_row] = 1.7e9 + np.arange(rows.shape[1]) / 250.0
-    rows[layout.marker_row] = 0.0
-    try:
-        recorder = _start(broker, directory, probe_person="P07")
-        for i in range(60):
-            recorder.publisher.publish(
-                "raw.board.default", _chunk(layout, "default", 25 * i, "P07"),
-                array=rows[:, 25 * i:25 * i + 25])
-        wait_for(lambda: line_count(directory / "persons/P07/raw.csv") == 1500, 10, "P07's rows")
-        recorder.finish()
-    finally:
-        broker.stop()
-    from runtime.lab import replay_session
-
-    out = tmp_path / "replayed"
-    result = replay_session(directory, speed=0, record=out, bus_overrides={
-        "publish_endpoint": f"tcp://127.0.0.1:{free_tcp_port()}",
-        "subscribe_endpoint": f"tcp://127.0.0.1:{free_tcp_port()}",
-    })
-    assert result.complete and result.samples == result.total == 1500
-    assert read_persons(out) == ("P07",)
-    replayed = read_raw(out, "default", "P07").data
-    kept = [r for r in range(32) if r not in (layout.timestamp_row, layout.marker_row)]
-    np.testing.assert_array_equal(replayed[kept], rows[kept])
-    assert read_metadata(out)["presets"] == {}
-    features = load_session(out, raw=False).features
-    assert features and {r.data.person for r in features} == {"P07"}  # estimates name P07
-
-
-def test_kill_9_leaves_each_persons_rows_up_to_the_last_chunk_readable(tmp_path):
-    pub, sub = f"tcp://127.0.0.1:{free_tcp_port()}", f"tcp://127.0.0.1:{free_tcp_port()}"
-    directory = tmp_path / "crash"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.recorder._record_stage", pub, sub, str(directory)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
-    layout = SYNTHETIC["default"]
-    sent: dict[str, list[tuple[float, np.ndarray]]] = {"P01": [], "P02": []}
-    publisher = BusPublisher(pub, "driver")
-    probe = BusSubscriber(sub, ("raw.board.",))
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == b"recording"
-        # Probe until connected: P01 rows at index 0, which stay P01's first chunk.
-        rng = np.random.default_rng(9)
-        first = _rows(rng, 32, 0, 5)
-        wait_for(lambda: publisher.publish("raw.board.default",
-                                           _chunk(layout, "default", 0, "P01"), array=first)
-                 is not None and probe.recv(timeout_s=0.05) is not None, 10, "bus connection")
-        wait_for(lambda: line_count(directory / "persons/P01/raw.csv") > 0, 10, "the probe")
-        index = {"P01": line_count(directory / "persons/P01/raw.csv"), "P02": 0}
-        end = time.monotonic() + 2.0
-        while time.monotonic() < end:
-            for person in ("P01", "P02"):
-                data = _rows(rng, 32, index[person], 5)
-                publisher.publish("raw.board.default",
-                                  _chunk(layout, "default", index[person], person), array=data)
-                sent[person].append((time.time(), data))
-                index[person] += 5
-            time.sleep(0.02)
-        killed_at = time.time()
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        publisher.close()
-        probe.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
-    meta = read_metadata(directory)
-    assert meta["complete"] is False  # it never stopped cleanly
-    assert sorted(meta["persons"]) == ["P01", "P02"]
-    for person, chunks in sent.items():
-        data = read_raw(directory, "default", person).data
-        settled = [d for t, d in chunks if t < killed_at - 0.5]
-        assert len(settled) > 20, person
-        probes = 0  # P01's file starts with the probe chunks that got through
-        while person == "P01" and np.array_equal(data[:, 5 * probes:5 * probes + 5], first):
-            probes += 1
-        on_disk = data[:, 5 * probes:]
-        expected = np.hstack(settled)
-        assert on_disk.shape[1] >= expected.shape[1], person
-        # Every chunk published > 0.5 s before the kill is on disk, each person's apart.
-        np.testing.assert_array_equal(on_disk[:, : expected.shape[1]], expected)
