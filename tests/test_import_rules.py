@@ -116,6 +116,7 @@ EXPECTED_HEAVY: dict[str, set[str]] = {
     "runtime.controller": set(),
     "runtime.features": set(),
     "runtime.stages": set(),
+    "runtime.supervisor": set(),
     "runtime.resolver": set(),
     "runtime.training": {"torch"},
     "runtime.checkpoint": set(),

@@ -23,8 +23,12 @@ from runtime.clock._exchange import ClockExchangeError
 from runtime.clock._topics import REQUEST_TOPIC, RESPONSE_TOPIC, STATUS_TOPIC
 from runtime.errors import ConfigError
 from runtime.messages import ClockRequest, ClockResponse, ClockStatus
-from runtime.stages import StageContext, confirm_publishing, confirm_subscribed
-from runtime.stages._base import bus_counters
+from runtime.supervisor import (
+    StageContext,
+    bus_counters,
+    confirm_publishing,
+    confirm_subscribed,
+)
 
 logger = logging.getLogger("runtime.clock")
 

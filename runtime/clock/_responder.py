@@ -15,7 +15,7 @@ from collections.abc import Callable
 from runtime.clock._topics import REQUEST_TOPIC, RESPONSE_TOPIC
 from runtime.errors import ConfigError
 from runtime.messages import ClockRequest, ClockResponse
-from runtime.stages import StageContext, confirm_subscribed
+from runtime.supervisor import StageContext, confirm_subscribed
 
 logger = logging.getLogger("runtime.clock")
 

@@ -51,7 +51,7 @@ from runtime.recorder import (
     only_board,
     read_metadata,
 )
-from runtime.stages import StageContext, confirm_subscribed
+from runtime.supervisor import StageContext, confirm_subscribed
 
 logger = logging.getLogger("runtime.lab")
 

@@ -23,7 +23,7 @@ from runtime.bus import Message
 from runtime.config import Config
 from runtime.lsl._outlets import CONTROL_CHANNELS, FEATURE_CHANNELS, RAW_STREAM_TYPES, stream_info
 from runtime.messages import AttentionFeature, Control, Marker, RawChunk, StressFeature
-from runtime.stages import StageContext, confirm_subscribed
+from runtime.supervisor import StageContext, confirm_subscribed
 
 logger = logging.getLogger("runtime.lsl")
 

@@ -43,7 +43,7 @@ from runtime.recorder._files import (
     write_json_atomic,
 )
 from runtime.recorder._metadata import initial_metadata
-from runtime.stages import StageContext, confirm_subscribed
+from runtime.supervisor import StageContext, confirm_subscribed
 
 logger = logging.getLogger("runtime.recorder")
 

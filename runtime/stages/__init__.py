@@ -6,7 +6,9 @@ and the recorder, LSL bridge and lab tools that import this package, do not need
 
 from typing import Any
 
-from runtime.stages._base import (
+from runtime.stages._controller import ControllerStage
+from runtime.stages._features import FeatureStage
+from runtime.supervisor import (
     RAISE_ERRORS_ENV,
     StageContext,
     StageFunction,
@@ -14,8 +16,6 @@ from runtime.stages._base import (
     confirm_publishing,
     confirm_subscribed,
 )
-from runtime.stages._controller import ControllerStage
-from runtime.stages._features import FeatureStage
 
 __all__ = [
     "RAISE_ERRORS_ENV",

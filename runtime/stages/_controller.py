@@ -38,7 +38,7 @@ from runtime.messages import (
     Trace,
 )
 from runtime.resolver import DecisionStep
-from runtime.stages._base import StageContext, bus_counters, confirm_subscribed
+from runtime.supervisor import StageContext, bus_counters, confirm_subscribed
 
 logger = logging.getLogger("runtime.stages")
 

@@ -28,8 +28,8 @@ from drivers import (
 from runtime.bus import BusPublisher, BusSubscriber
 from runtime.config import SourceConfig
 from runtime.messages import DriverStatus, Marker, RawBoardChunk, RawChunk
-from runtime.stages._base import StageContext, confirm_publishing
 from runtime.stages._read_schedule import ReadSchedule
+from runtime.supervisor import StageContext, confirm_publishing
 
 logger = logging.getLogger("runtime.stages")
 

@@ -22,16 +22,14 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from runtime.bus import BusPublisher, Message
-
-# The modules, not the package: runtime.clock's stages import runtime.stages.
-from runtime.clock._map import ClockMaps
-from runtime.clock._topics import STATUS_TOPIC as CLOCK_STATUS_TOPIC
+from runtime.clock import STATUS_TOPIC as CLOCK_STATUS_TOPIC
+from runtime.clock import ClockMaps
 from runtime.config import FeaturesConfig, SourceConfig
 from runtime.features import AttentionEstimate, AttentionEstimator, StressEstimate, StressEstimator
 from runtime.messages import ClockStatus, FeaturesStatus, RawChunk, Trace
 from runtime.participants import SessionBaseline
-from runtime.stages._base import StageContext, bus_counters, confirm_subscribed
 from runtime.stages._data_order import DataTimeOrder
+from runtime.supervisor import StageContext, bus_counters, confirm_subscribed
 
 logger = logging.getLogger("runtime.stages")
 

@@ -1,4 +1,4 @@
-"""What every stage shares: how it reaches the bus, and a supervisor that restarts it.
+"""How a stage runs: how it reaches the bus, and a supervisor that restarts it.
 
 A stage is a function ``run(context)`` that loops until ``context.stop`` is set. It
 creates its own sockets inside that function (ZeroMQ sockets belong to one thread). If it
