@@ -13,7 +13,7 @@ from runtime.lab._check import (
     assess_channels,
     check_signal,
 )
-from runtime.lab._export import EXPORT_FORMATS, ExportedSignals, export_session, session_signals
+from runtime.lab._export import EXPORT_FORMATS, export_session
 from runtime.lab._impedance import (
     impedance_from_amplitude_ohm,
     lead_off_amplitude_uv,
@@ -23,6 +23,7 @@ from runtime.lab._impedance import (
 from runtime.lab._markers import MARKER_TOPIC, MarkerEvent, mark, marker_value
 from runtime.lab._replay import ReplayPlan, ReplayResult, prepare_replay, replay_session
 from runtime.lab._report import render_report, write_report
+from runtime.lab._signals import ExportedSignals, session_signals
 from runtime.lab._timeline import SessionTimeline, build_timeline
 
 __all__ = [

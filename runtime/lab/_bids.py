@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from runtime.errors import ConfigError
-from runtime.lab._export import MULTI_PERSON_HINT, ExportedSignals, session_signals
+from runtime.lab._signals import MULTI_PERSON_HINT, ExportedSignals, session_signals
 from runtime.recorder import (
     SessionError,
     SessionManifest,
