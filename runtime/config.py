@@ -26,7 +26,7 @@ from runtime.bus._endpoints import DEFAULT_PUBLISH_ENDPOINT, DEFAULT_SUBSCRIBE_E
 from runtime.controller._settings import ControllerSettings
 from runtime.errors import ConfigError
 from runtime.features import EegFeatureSettings, HeartFeatureSettings
-from runtime.messages._raw import person_id_problem
+from runtime.messages import person_id_problem
 
 BoardName = Literal["synthetic", "playback", "cyton", "cyton-daisy", "ganglion", "galea"]
 MasterBoardName = Literal["synthetic", "cyton", "cyton-daisy", "ganglion", "galea"]

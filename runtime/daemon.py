@@ -45,8 +45,7 @@ from runtime._signals import StopSignals
 from runtime.bus import Broker, BusPublisher, check_connect_allowed, hub_subscribe_endpoint
 from runtime.config import Config
 from runtime.errors import KintsugiError
-from runtime.messages import ComponentStatus, DaemonStatus, StageHealth
-from runtime.messages._status import status_type
+from runtime.messages import ComponentStatus, DaemonStatus, StageHealth, status_type
 from runtime.stages import (
     DriverStage,
     StageContext,

@@ -1,7 +1,7 @@
 """The message bus: one broker, publishers and subscribers, a versioned envelope."""
 
 from runtime.bus._broker import Broker, BrokerStats
-from runtime.bus._curve import CurveKeys, make_keys
+from runtime.bus._curve import DEFAULT_CLIENT, CurveKeys, make_keys
 from runtime.bus._endpoints import (
     DEFAULT_PUBLISH_ENDPOINT,
     DEFAULT_SUBSCRIBE_ENDPOINT,
@@ -15,6 +15,7 @@ from runtime.bus._sockets import BusPublisher, BusSubscriber, ReceiveStats
 from runtime.bus._uplink import PersonPublisher, UplinkPublisher
 
 __all__ = [
+    "DEFAULT_CLIENT",
     "DEFAULT_PUBLISH_ENDPOINT",
     "DEFAULT_SUBSCRIBE_ENDPOINT",
     "VERSION",

@@ -32,7 +32,12 @@ if TYPE_CHECKING:
     from runtime.checkpoint._load import Checkpoint, load_checkpoint, save_checkpoint
     from runtime.checkpoint._render import ArtResult, render_art
     from runtime.checkpoint._repair import KEEP, PHI, RepairResult, repair_tensors
-    from runtime.checkpoint._repair_log import RepairLogData, RepairRecord, read_repair_log
+    from runtime.checkpoint._repair_log import (
+        RepairLogData,
+        RepairRecord,
+        read_json_lines,
+        read_repair_log,
+    )
 
 _LAZY = {
     "FRACTURE_KINDS": "_detect",
@@ -58,6 +63,7 @@ _LAZY = {
     "RepairLogData": "_repair_log",
     "RepairRecord": "_repair_log",
     "read_repair_log": "_repair_log",
+    "read_json_lines": "_repair_log",
 }
 
 __all__ = [
@@ -83,6 +89,7 @@ __all__ = [
     "TensorFindings",
     "golden_repair",
     "load_checkpoint",
+    "read_json_lines",
     "read_repair_log",
     "render_art",
     "repair_tensors",

@@ -44,7 +44,7 @@ def check_band_resolution(
 ) -> None:
     """Refuse ``--fs``/``--segment-s`` that cannot resolve ``bands`` (Hz), naming the fix."""
     from runtime.errors import ConfigError
-    from runtime.features._bands import MIN_SAMPLES
+    from runtime.features import MIN_SAMPLES
 
     top_name, (_, top_hz) = max(bands.items(), key=lambda item: item[1][1])
     if top_hz > fs / 2:

@@ -22,9 +22,14 @@ from typing import Any
 
 import zmq
 
-from runtime.bus._curve import DEFAULT_CLIENT, CurveKeys
-from runtime.bus._endpoints import DEFAULT_PUBLISH_ENDPOINT, DEFAULT_SUBSCRIBE_ENDPOINT
-from runtime.bus._sockets import BusPublisher, BusSubscriber
+from runtime.bus import (
+    DEFAULT_CLIENT,
+    DEFAULT_PUBLISH_ENDPOINT,
+    DEFAULT_SUBSCRIBE_ENDPOINT,
+    BusPublisher,
+    BusSubscriber,
+    CurveKeys,
+)
 from runtime.messages import Control, ModelStatus, expire, safe_control
 
 logger = logging.getLogger("runtime.client")

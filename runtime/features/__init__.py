@@ -7,16 +7,21 @@ Signal functions are pure numpy/scipy: band powers (:func:`compute_band_powers`)
 same features as real time, and calibrate against the person's own resting baseline.
 """
 
-from runtime.features._attention import AttentionEstimate, AttentionEstimator
+from runtime.features._attention import (
+    AttentionEstimate,
+    AttentionEstimator,
+    attention_baseline_settings,
+)
 from runtime.features._bands import (
     BAND_NAMES,
     BANDS,
     DEFAULT_BANDS,
+    MIN_SAMPLES,
     compute_band_powers,
     compute_engagement_index,
     compute_psd,
 )
-from runtime.features._baseline import RobustBaseline
+from runtime.features._baseline import BASELINE_SET_FORMAT, RobustBaseline, differing_settings
 from runtime.features._beats_ecg import detect_beats_ecg
 from runtime.features._beats_ppg import detect_beats_ppg
 from runtime.features._errors import SignalError
@@ -35,14 +40,17 @@ from runtime.features._stress import (
     clean_rr_with,
     compute_stress,
     compute_window_hrv,
+    stress_baseline_settings,
 )
 
 __all__ = [
     "ADS1299_FULL_SCALE_UV",
     "BANDS",
+    "BASELINE_SET_FORMAT",
     "BAND_NAMES",
     "DEFAULT_BANDS",
     "LONG_WINDOW_S",
+    "MIN_SAMPLES",
     "AttentionEstimate",
     "AttentionEstimator",
     "ChannelQuality",
@@ -53,6 +61,7 @@ __all__ = [
     "SignalError",
     "StressEstimate",
     "StressEstimator",
+    "attention_baseline_settings",
     "check_channel_quality",
     "clean_rr",
     "clean_rr_with",
@@ -65,5 +74,7 @@ __all__ = [
     "compute_window_hrv",
     "detect_beats_ecg",
     "detect_beats_ppg",
+    "differing_settings",
     "remove_line_noise",
+    "stress_baseline_settings",
 ]

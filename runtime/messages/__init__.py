@@ -23,7 +23,7 @@ from runtime.messages._features import AttentionFeature, Feature, StressFeature
 from runtime.messages._fields import FieldReader, MessageFieldError
 from runtime.messages._lab import Marker, Probe
 from runtime.messages._model import AppliedControl, GuardMargins, ModelStatus, RepairCounts
-from runtime.messages._raw import RAW_TOPICS, RawBoardChunk, RawChunk
+from runtime.messages._raw import RAW_TOPICS, RawBoardChunk, RawChunk, person_id_problem
 from runtime.messages._registry import SCHEMA_VERSION, TOPIC_TYPES, body_type, parse_body
 from runtime.messages._status import (
     BrokerStatus,
@@ -36,6 +36,7 @@ from runtime.messages._status import (
     RecorderStatus,
     StageHealth,
     status_component,
+    status_type,
 )
 
 __all__ = [
@@ -74,7 +75,9 @@ __all__ = [
     "RepairCounts",
     "SensorClock",
     "StageHealth",
+    "person_id_problem",
     "status_component",
+    "status_type",
     "StressFeature",
     "Trace",
     "body_type",

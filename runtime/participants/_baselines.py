@@ -20,11 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import ConfigError
-from runtime.features import RobustBaseline
-from runtime.features._attention import attention_baseline_settings
-from runtime.features._baseline import BASELINE_SET_FORMAT, differing_settings
-from runtime.features._settings import EegFeatureSettings, HeartFeatureSettings
-from runtime.features._stress import stress_baseline_settings
+from runtime.features import (
+    BASELINE_SET_FORMAT,
+    EegFeatureSettings,
+    HeartFeatureSettings,
+    RobustBaseline,
+    attention_baseline_settings,
+    differing_settings,
+    stress_baseline_settings,
+)
 from runtime.participants._atomic import write_json_atomic
 from runtime.participants._ids import check_participant_id
 from runtime.participants._root import BASELINES_DIR

@@ -18,8 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from runtime.checkpoint._errors import RepairLogError
-from runtime.checkpoint._repair_log import read_json_lines
+from runtime.checkpoint import RepairLogError, read_json_lines
 from runtime.training._validate import check_positive_int
 
 logger = logging.getLogger("runtime.training")
