@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from runtime.bus._endpoints import DEFAULT_PUBLISH_ENDPOINT, DEFAULT_SUBSCRIBE_ENDPOINT
-from runtime.controller._settings import ControllerSettings
+from runtime.bus import DEFAULT_PUBLISH_ENDPOINT, DEFAULT_SUBSCRIBE_ENDPOINT
+from runtime.controller import ControllerSettings
 from runtime.errors import ConfigError
 from runtime.features import EegFeatureSettings, HeartFeatureSettings
 from runtime.messages import person_id_problem

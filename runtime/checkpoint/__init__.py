@@ -38,6 +38,8 @@ if TYPE_CHECKING:
         read_json_lines,
         read_repair_log,
     )
+    from runtime.checkpoint._report import format_repair, format_scan
+    from runtime.checkpoint._verify import parse_input_shape, parse_model_kwargs
 
 _LAZY = {
     "FRACTURE_KINDS": "_detect",
@@ -64,6 +66,10 @@ _LAZY = {
     "RepairRecord": "_repair_log",
     "read_repair_log": "_repair_log",
     "read_json_lines": "_repair_log",
+    "format_repair": "_report",
+    "format_scan": "_report",
+    "parse_input_shape": "_verify",
+    "parse_model_kwargs": "_verify",
 }
 
 __all__ = [
@@ -87,8 +93,12 @@ __all__ = [
     "ScanConfig",
     "ScanResult",
     "TensorFindings",
+    "format_repair",
+    "format_scan",
     "golden_repair",
     "load_checkpoint",
+    "parse_input_shape",
+    "parse_model_kwargs",
     "read_json_lines",
     "read_repair_log",
     "render_art",

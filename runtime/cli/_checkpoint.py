@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from runtime.checkpoint._defaults import (
+from runtime.checkpoint import (
     DEFAULT_MAX_PER_TENSOR,
     DEFAULT_NORM_DECADES,
     DEFAULT_THRESHOLD,
@@ -219,8 +219,7 @@ def _scan_config(args: argparse.Namespace) -> Any:
 
 
 def _handle_detect(args: argparse.Namespace) -> int:
-    from runtime.checkpoint import load_checkpoint, scan_tensors
-    from runtime.checkpoint._report import format_scan
+    from runtime.checkpoint import format_scan, load_checkpoint, scan_tensors
 
     config = _scan_config(args)
     checkpoint = load_checkpoint(args.input)
@@ -234,9 +233,13 @@ def _handle_detect(args: argparse.Namespace) -> int:
 
 
 def _handle_repair(args: argparse.Namespace) -> int:
-    from runtime.checkpoint import ModelCheck, golden_repair
-    from runtime.checkpoint._report import format_repair
-    from runtime.checkpoint._verify import parse_input_shape, parse_model_kwargs
+    from runtime.checkpoint import (
+        ModelCheck,
+        format_repair,
+        golden_repair,
+        parse_input_shape,
+        parse_model_kwargs,
+    )
     from runtime.errors import ConfigError
 
     config = _scan_config(args)

@@ -51,8 +51,7 @@ def _handle(args: argparse.Namespace) -> int:
 
     from drivers import set_brainflow_logging
     from runtime.config import load_config
-    from runtime.lab import replay_session
-    from runtime.lab._replay import check_speed
+    from runtime.lab import check_speed, replay_session
 
     speed = check_speed(args.speed)
     config = load_config(args.config) if args.config else None

@@ -55,8 +55,7 @@ def _free_loopback_endpoint() -> str:
 
 def _handle(args: argparse.Namespace) -> int:
     from drivers import set_brainflow_logging
-    from runtime.lab._replay import check_speed, replay_session
-    from runtime.lab._verify import compare_sessions
+    from runtime.lab import check_speed, compare_sessions, replay_session
     from runtime.recorder import read_metadata
 
     reference = Path(args.directory)

@@ -21,10 +21,17 @@ from runtime.lab._impedance import (
     supports_impedance,
 )
 from runtime.lab._markers import MARKER_TOPIC, MarkerEvent, mark, marker_value
-from runtime.lab._replay import ReplayPlan, ReplayResult, prepare_replay, replay_session
+from runtime.lab._replay import (
+    ReplayPlan,
+    ReplayResult,
+    check_speed,
+    prepare_replay,
+    replay_session,
+)
 from runtime.lab._report import render_report, write_report
 from runtime.lab._signals import ExportedSignals, session_signals
 from runtime.lab._timeline import SessionTimeline, build_timeline
+from runtime.lab._verify import Comparison, compare_sessions
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -33,6 +40,7 @@ __all__ = [
     "FIXES",
     "MARKER_TOPIC",
     "ChannelCheck",
+    "Comparison",
     "CheckSettings",
     "ExportedSignals",
     "MarkerEvent",
@@ -42,7 +50,9 @@ __all__ = [
     "SignalCheck",
     "assess_channels",
     "build_timeline",
+    "check_speed",
     "check_signal",
+    "compare_sessions",
     "export_bids",
     "export_session",
     "impedance_from_amplitude_ohm",
