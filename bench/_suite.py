@@ -36,7 +36,7 @@ from bench._summary import (
     print_summary,
     summary_rows,
 )
-from runtime.cli._bench import DESCRIPTION, add_bench_arguments
+from runtime.cli._bench_options import DESCRIPTION, add_bench_arguments
 from runtime.cli._exit import FOUND, OK, STARTUP_FAILURE, USAGE_ERROR
 
 #: What ``bench._suite`` offers its importers (the CLI, bench/render.py, the tests), the

@@ -30,7 +30,7 @@ from bench._suite import (
 )
 from bench._suite import main as bench_main
 from runtime.cli import build_parser, main
-from runtime.cli._bench import add_bench_arguments
+from runtime.cli._bench_options import add_bench_arguments
 from runtime.features import AttentionEstimator, EegFeatureSettings
 from runtime.messages import AttentionFeature
 
