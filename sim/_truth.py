@@ -9,15 +9,23 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    from sim._render import SimRecording
+
+class Recorded(Protocol):
+    """What the truth files are written from: a rendered recording (sim._render's
+    ``SimRecording``), named by its shape so that this module need not import the renderer
+    that calls it."""
+
+    truth: Any
+    layout: Any
+    data: np.ndarray
+    aux_data: np.ndarray | None
 
 
-def save_truth(rec: SimRecording, npz: Path, js: Path, *, data_path: Path,
+def save_truth(rec: Recorded, npz: Path, js: Path, *, data_path: Path,
                aux: Path | None) -> None:
     """Write ``rec``'s ground truth to ``npz`` and its summary to ``js``."""
     tr = rec.truth
