@@ -25,7 +25,14 @@ from runtime.bus import BusPublisher, Message
 from runtime.clock import STATUS_TOPIC as CLOCK_STATUS_TOPIC
 from runtime.clock import ClockMaps
 from runtime.config import FeaturesConfig, SourceConfig
-from runtime.features import AttentionEstimate, AttentionEstimator, StressEstimate, StressEstimator
+from runtime.features import (
+    AttentionEstimate,
+    AttentionEstimator,
+    RobustBaseline,
+    StressEstimate,
+    StressEstimator,
+    differing_settings,
+)
 from runtime.messages import ClockStatus, FeaturesStatus, RawChunk, Trace
 from runtime.participants import SessionBaseline
 from runtime.stages._data_order import DataTimeOrder
@@ -85,6 +92,12 @@ class FeatureStage:
     person, start from it; everyone else calibrates on their own data. ``people_sources``
     (``[[sources]]``: person → source) says each person's heart signal and channel; a
     person not in it has ``source``'s.
+
+    The stage is built once and its supervisor runs it again after a failure: each
+    person's finished calibration is kept across that restart, so their new estimators are
+    calibrated from their first window instead of calibrating again (and the controller
+    holding the safe state meanwhile). A kept calibration is used only for the same rate
+    and channels.
     """
 
     def __init__(
@@ -107,6 +120,9 @@ class FeatureStage:
         )
         self.baseline_person = baseline_person
         self.status_interval_s = status_interval_s
+        #: (person, "attention" | "stress") → the calibration that person's estimator had
+        #: finished when the stage last ended (kept for a restart).
+        self.kept_calibrations: dict[tuple[str | None, str], RobustBaseline] = {}
         signals = {s.heart_signal for s in (source, *self.people_sources.values())}
         self.raw_topics = ("raw.eeg",) + tuple(
             topic for signal, topic in _HEART_TOPICS.items() if signal in signals
@@ -162,8 +178,33 @@ class FeatureStage:
                     )
                     publisher.publish("status.features", status)
         finally:
+            self._keep_calibrations(people)
             subscriber.close()
             publisher.close()
+
+    def _keep_calibrations(self, people: Mapping[str | None, PersonStreams]) -> None:
+        """Remember each person's finished calibrations for the next run of the stage."""
+        for person, streams in people.items():
+            for kind, estimator in (("attention", streams.attention), ("stress", streams.stress)):
+                if estimator is not None and estimator.baseline.frozen is not None:
+                    self.kept_calibrations[(person, kind)] = estimator.baseline
+
+    def _resume(self, person: str | None, kind: str,
+                estimator: AttentionEstimator | StressEstimator) -> bool:
+        """Give a new estimator the calibration ``person``'s ``kind`` estimator finished
+        before the stage restarted; False when there is none for these rate and channels."""
+        kept = self.kept_calibrations.get((person, kind))
+        if kept is None or kept.frozen is None:
+            return False
+        differ = differing_settings(kept.meta, estimator.baseline.meta)
+        if differ:
+            logger.info("features: %s%s calibrates afresh after the restart: %s",
+                        kind, _of(person), "; ".join(differ))
+            return False
+        estimator.baseline = RobustBaseline(frozen=dict(kept.frozen), meta=dict(kept.meta))
+        logger.info("features: %s%s keeps the calibration it had before the restart",
+                    kind, _of(person))
+        return True
 
     def _take(
         self,
@@ -260,6 +301,8 @@ class FeatureStage:
             _of(chunk.person), len(names), chunk.fs,
         )
         estimator = AttentionEstimator(chunk.fs, names, self.features.eeg)
+        if self._resume(chunk.person, "attention", estimator):
+            return estimator
         if self._starts_from_baseline(chunk.person):
             self.start_baseline.start(estimator, "attention")
         return estimator
@@ -268,6 +311,8 @@ class FeatureStage:
         kind = "ecg" if topic == "raw.ecg" else "ppg"
         logger.info("features: stress%s from %s at %g Hz", _of(chunk.person), kind, chunk.fs)
         estimator = StressEstimator(chunk.fs, kind, self.features.heart)
+        if self._resume(chunk.person, "stress", estimator):
+            return estimator
         if self._starts_from_baseline(chunk.person):
             self.start_baseline.start(estimator, "stress")
         return estimator
