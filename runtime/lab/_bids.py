@@ -31,10 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from runtime.errors import ConfigError
-from runtime.lab._signals import MULTI_PERSON_HINT, ExportedSignals, session_signals
+from runtime.lab._signals import MULTI_PERSON_HINT, ExportedSignals, mne_raw, session_signals
 from runtime.recorder import (
     SessionError,
     SessionManifest,
@@ -136,24 +134,6 @@ def resolve_subject(manifest: SessionManifest, participant: str | None) -> str:
     return check_bids_label(str(participant), "--participant")
 
 
-def _raw_array(signals: ExportedSignals, line_freq_hz: float) -> Any:
-    """An mne RawArray of the signals (EEG/ECG in volts, PPG unitless), markers annotated."""
-    import mne
-
-    scale = np.array([1e-6 if kind in ("eeg", "ecg") else 1.0 for kind in signals.kinds])
-    info = mne.create_info(signals.names, signals.fs, signals.kinds, verbose="error")
-    info["line_freq"] = float(line_freq_hz)
-    raw = mne.io.RawArray(signals.data * scale[:, np.newaxis], info, verbose="error")
-    raw.set_meas_date(signals.start)
-    if signals.annotations:
-        onsets, labels = zip(*signals.annotations, strict=True)
-        raw.set_annotations(
-            mne.Annotations(list(onsets), [0.0] * len(onsets), list(labels),
-                            orig_time=signals.start)
-        )
-    return raw
-
-
 def export_bids(
     directory: Path | str, root: Path | str, options: BidsOptions | None = None,
     *, overwrite: bool = False,
@@ -193,7 +173,7 @@ def export_bids(
         logger.warning("export: %d non-finite samples written as 0", signals.nonfinite)
     features = manifest.config.get("features") or {}
     line_freq_hz = float(features.get("eeg", {}).get("line_freq_hz", 50))
-    raw = _raw_array(signals, line_freq_hz)
+    raw = mne_raw(signals, line_freq_hz=line_freq_hz)
     _add_subject_info_columns(root)
     with warnings.catch_warnings():
         # pybv warns that BrainVision specifies µV only: PPG has no unit (it is written as is)

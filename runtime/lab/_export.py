@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from runtime.errors import ConfigError
-from runtime.lab._signals import ExportedSignals, session_signals
+from runtime.lab._signals import ExportedSignals, mne_raw, session_signals
 from runtime.recorder import SessionError, load_session
 
 if TYPE_CHECKING:
@@ -122,18 +122,7 @@ def _write_edf(signals: ExportedSignals, path: Path, fmt: str) -> None:
 
 
 def _write_fif(signals: ExportedSignals, path: Path) -> None:
-    import mne
-
-    scale = np.array([1e-6 if kind in ("eeg", "ecg") else 1.0 for kind in signals.kinds])
-    info = mne.create_info(signals.names, signals.fs, signals.kinds, verbose="error")
-    raw = mne.io.RawArray(signals.data * scale[:, np.newaxis], info, verbose="error")
-    raw.set_meas_date(signals.start)
-    if signals.annotations:
-        onsets, labels = zip(*signals.annotations, strict=True)
-        raw.set_annotations(
-            mne.Annotations(list(onsets), [0.0] * len(onsets), list(labels),
-                            orig_time=signals.start)
-        )
+    raw = mne_raw(signals)
     with warnings.catch_warnings():  # MNE warns about names not ending in raw.fif
         warnings.simplefilter("ignore", RuntimeWarning)
         raw.save(str(path), overwrite=True, verbose="error")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,7 @@ __all__ = [
     "ExportedSignals",
     "export_board",
     "marker_annotations",
+    "mne_raw",
     "session_signals",
 ]
 
@@ -112,3 +114,24 @@ def marker_annotations(
         value = float(row[index])
         out.append((index / fs, labels.get(value, f"marker {value:g}")))
     return out
+
+
+def mne_raw(signals: ExportedSignals, line_freq_hz: float | None = None) -> Any:
+    """An ``mne.io.RawArray`` of the signals (EEG/ECG in volts, PPG unitless) with the
+    markers as annotations: what the FIF and BIDS writers both save. mne is imported here,
+    on first use, so reading a session does not load it."""
+    import mne
+
+    scale = np.array([1e-6 if kind in ("eeg", "ecg") else 1.0 for kind in signals.kinds])
+    info = mne.create_info(signals.names, signals.fs, signals.kinds, verbose="error")
+    if line_freq_hz is not None:
+        info["line_freq"] = float(line_freq_hz)
+    raw = mne.io.RawArray(signals.data * scale[:, np.newaxis], info, verbose="error")
+    raw.set_meas_date(signals.start)
+    if signals.annotations:
+        onsets, labels = zip(*signals.annotations, strict=True)
+        raw.set_annotations(
+            mne.Annotations(list(onsets), [0.0] * len(onsets), list(labels),
+                            orig_time=signals.start)
+        )
+    return raw
