@@ -22,10 +22,12 @@ from drivers._source import (
     open_source,
     set_brainflow_logging,
 )
+from drivers._streams import RawStream, plan_raw_streams
 
 __all__ = [
     "BOARDS",
     "MASTER_BOARDS",
+    "RawStream",
     "BoardSpec",
     "BrainFlowSource",
     "Chunk",
@@ -40,5 +42,6 @@ __all__ = [
     "describe_presets",
     "lookup_board",
     "open_source",
+    "plan_raw_streams",
     "set_brainflow_logging",
 ]

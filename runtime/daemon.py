@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import zmq
 
-from drivers import BrainFlowSource, DeviceError
+from drivers import BrainFlowSource, DeviceError, plan_raw_streams
 from runtime._pipeline import (
     StartupError,
     build_stages,
@@ -51,7 +51,6 @@ from runtime.stages import (
     StageContext,
     StageFunction,
     SupervisedStage,
-    plan_raw_streams,
     source_settings,
 )
 
@@ -96,7 +95,8 @@ def driver_source(*, board_rows: bool = False) -> SourceFactory:
 
     def open_driver(config: Config) -> OpenedDriver:
         board = BrainFlowSource(source_settings(config.source))
-        plan_raw_streams(board.layouts, config.source)  # config errors before any streaming
+        # Config errors (an ECG channel the board lacks) before any streaming.
+        plan_raw_streams(board.layouts, config.source.ecg_channels)
         board.open()
         stage = DriverStage(
             config.source, config.daemon.status_interval_s, opened=board, board_rows=board_rows

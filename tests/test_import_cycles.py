@@ -130,9 +130,6 @@ def test_the_check_finds_a_circle_and_skips_annotations():
 #: Private modules of another package that are still imported, and why the package's public
 #: name will not do. Each entry must still be needed (the test fails when one is not).
 PRIVATE_EXCEPTIONS = {
-    ("runtime.participants._derive", "runtime.stages._driver"):
-        "runtime.stages' public plan_raw_streams would close a circle: the package loads the "
-        "features stage, which loads runtime.participants",
     ("runtime.cli._bench", "bench._suite"):
         "bench/ is the checkout's benchmark directory, not an installed package with public "
         "names; `kintsugi bench` runs its suite module from the checkout",

@@ -252,16 +252,16 @@ def check_signal(config: Config, settings: CheckSettings | None = None) -> Signa
     Opens the board itself (no daemon may hold it meanwhile). Raises ``drivers.DeviceError``
     when the board cannot be opened or sends too few samples.
     """
-    from drivers import BrainFlowSource
+    from drivers import BrainFlowSource, plan_raw_streams
     from runtime.lab._impedance import SampleReader, measure_impedance, supports_impedance
-    from runtime.stages import plan_raw_streams, source_settings
+    from runtime.stages import source_settings
 
     settings = settings or CheckSettings()
     eeg = config.features.eeg
     with _replayable_source(config) as source_config:
         source = BrainFlowSource(source_settings(source_config))
         try:
-            streams = plan_raw_streams(source.layouts, source_config)
+            streams = plan_raw_streams(source.layouts, source_config.ecg_channels)
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
         exg = [s for s in streams if s.topic in ("raw.eeg", "raw.ecg")]

@@ -55,6 +55,7 @@ def derive_session_baseline(directory: Path | str) -> dict[str, dict[str, Any]]:
     started from a saved baseline (it has no calibration of its own) or is too short."""
     # Imported here: the recorder imports runtime.stages, whose feature stage imports this
     # package (SessionBaseline), and the driver stage loads brainflow.
+    from drivers import plan_raw_streams
     from runtime.config import config_from_mapping
     from runtime.recorder import (
         SessionError,
@@ -63,7 +64,6 @@ def derive_session_baseline(directory: Path | str) -> dict[str, dict[str, Any]]:
         read_board_file,
         read_metadata,
     )
-    from runtime.stages._driver import plan_raw_streams
 
     directory = Path(directory)
     metadata = read_metadata(directory)
@@ -78,7 +78,7 @@ def derive_session_baseline(directory: Path | str) -> dict[str, dict[str, Any]]:
     # several people's is refused, naming them.
     person = only_board(metadata, directory, "deriving a baseline")
     presets = board_presets(metadata, person, directory=directory)
-    streams = {s.topic: s for s in plan_raw_streams(_layouts(presets), config.source)}
+    streams = {s.topic: s for s in plan_raw_streams(_layouts(presets), config.source.ecg_channels)}
     eeg = streams.get("raw.eeg")
     if eeg is None:
         raise SessionError(f"session {str(directory)!r} holds no EEG: nothing to calibrate")

@@ -22,17 +22,15 @@ __all__ = [
     "ControllerStage",
     "DriverStage",
     "FeatureStage",
-    "RawStream",
     "StageContext",
     "StageFunction",
     "SupervisedStage",
     "confirm_publishing",
     "confirm_subscribed",
-    "plan_raw_streams",
     "source_settings",
 ]
 
-_DRIVER_NAMES = ("DriverStage", "RawStream", "plan_raw_streams", "source_settings")
+_DRIVER_NAMES = ("DriverStage", "source_settings")
 
 
 def __getattr__(name: str) -> Any:

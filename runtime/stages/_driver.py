@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,8 +21,9 @@ from drivers import (
     Chunk,
     DeviceError,
     DeviceLostError,
+    RawStream,
     SourceSettings,
-    StreamLayout,
+    plan_raw_streams,
 )
 from runtime.bus import BusPublisher, BusSubscriber
 from runtime.config import SourceConfig
@@ -32,62 +32,6 @@ from runtime.stages._read_schedule import ReadSchedule
 from runtime.supervisor import StageContext, confirm_publishing
 
 logger = logging.getLogger("runtime.stages")
-
-
-@dataclass(frozen=True)
-class RawStream:
-    """One raw topic: which preset and rows it takes, and the channel names it announces."""
-
-    topic: str
-    preset: str
-    rows: tuple[int, ...]
-    names: tuple[str, ...]
-    fs: float
-
-
-def plan_raw_streams(layouts: dict[str, StreamLayout], source: SourceConfig) -> list[RawStream]:
-    """Which rows of which preset go to which raw topic, for the configured board."""
-    streams: list[RawStream] = []
-    ecg = set(source.ecg_channels)
-    for name, layout in layouts.items():
-        if layout.eeg_rows:
-            bad = sorted(i for i in ecg if i >= len(layout.eeg_rows))
-            if bad:
-                raise ValueError(
-                    f"[source] ecg_channels {bad} do not exist: the {name} preset has "
-                    f"{len(layout.eeg_rows)} EEG channels (indices 0–{len(layout.eeg_rows) - 1})"
-                )
-            keep = [i for i in range(len(layout.eeg_rows)) if i not in ecg]
-            streams.append(
-                RawStream(
-                    "raw.eeg",
-                    name,
-                    tuple(layout.eeg_rows[i] for i in keep),
-                    tuple(layout.eeg_names[i] for i in keep),
-                    layout.sampling_rate,
-                )
-            )
-            if ecg:
-                streams.append(
-                    RawStream(
-                        "raw.ecg",
-                        name,
-                        tuple(layout.eeg_rows[i] for i in sorted(ecg)),
-                        tuple(f"ECG:{layout.eeg_names[i]}" for i in sorted(ecg)),
-                        layout.sampling_rate,
-                    )
-                )
-        if layout.ppg_rows and not any(s.topic == "raw.ppg" for s in streams):
-            streams.append(
-                RawStream(
-                    "raw.ppg",
-                    name,
-                    tuple(layout.ppg_rows),
-                    tuple(f"PPG{i + 1}" for i in range(len(layout.ppg_rows))),
-                    layout.sampling_rate,
-                )
-            )
-    return streams
 
 
 def _playback_ended(board: BrainFlowSource, samples: dict[str, int]) -> bool:
@@ -129,7 +73,8 @@ class DriverStage:
     def open_board(self) -> BrainFlowSource:
         """Open the configured board (raises DeviceError quickly when it is absent)."""
         board = BrainFlowSource(source_settings(self.source))
-        plan_raw_streams(board.layouts, self.source)  # config errors before any streaming
+        # Config errors (an ECG channel the board lacks) before any streaming.
+        plan_raw_streams(board.layouts, self.source.ecg_channels)
         board.open()
         return board
 
@@ -137,7 +82,7 @@ class DriverStage:
         self._name = context.name
         publisher = context.publisher()
         board, self._opened = (self._opened or self.open_board()), None
-        streams = plan_raw_streams(board.layouts, self.source)
+        streams = plan_raw_streams(board.layouts, self.source.ecg_channels)
         markers = context.subscriber(("marker",))
         confirm_publishing(context, publisher)
         context.ready.set()

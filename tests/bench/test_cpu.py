@@ -11,8 +11,7 @@ from brainflow.data_filter import DataFilter
 
 from bench._playback import EE211_BOARD_ID, ee211_source, write_ee211_file
 from bench.bench_cpu import compare_to_floor, plan_cases
-from runtime.config import SourceConfig
-from runtime.stages import plan_raw_streams
+from drivers import plan_raw_streams
 
 
 def test_the_playback_file_has_64_eeg_rows_at_1000_hz_in_ee211_layout(tmp_path):
@@ -38,7 +37,7 @@ def test_the_driver_reads_the_playback_as_64_channels_at_1000_hz(tmp_path):
     layout = board.layouts["default"]
     assert (layout.sampling_rate, len(layout.eeg_rows), layout.num_rows) == (1000.0, 64, 70)
     assert layout.eeg_names[:3] == ("Fp1", "Fp2", "EEG3")
-    streams = plan_raw_streams(board.layouts, SourceConfig(board="playback", heart_signal="none"))
+    streams = plan_raw_streams(board.layouts)
     assert [(s.topic, len(s.rows), s.fs) for s in streams] == [("raw.eeg", 64, 1000.0)]
     chunks = []
     with board:
