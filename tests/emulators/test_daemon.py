@@ -182,9 +182,17 @@ def test_dropped_packets_are_counted_from_the_board_counter(run: Run) -> None:
         body for now, body in run.status if t + DROP_AT_S + DROP_S + 0.1 < now < t + FREEZE_AT_S
     ]
     assert before_freeze and all(body["state"] == "streaming" for body in before_freeze)
-    lost = run.emulator.stats.packets_dropped
+    stats = run.emulator.stats
+    lost = stats.packets_dropped
     assert lost > 40  # about half of 0.7 s at 250 Hz
-    assert before_freeze[-1]["dropped"]["default"] == lost
+    # The counter also jumps where the emulator itself lost packets: it skipped ahead after
+    # falling more than 1 s behind (a starved thread on a loaded machine, at 24x; a jump of
+    # 256 or more reads as its remainder mod 256), or a write failed. Those are known only
+    # as totals over the whole run, so they bound the count from above; on a quiet run they
+    # are 0 and the count is exact.
+    unplanned = stats.packets_skipped_late + stats.write_overflows
+    counted = before_freeze[-1]["dropped"]["default"]
+    assert lost <= counted <= lost + unplanned, (counted, stats.to_dict())
 
 
 def test_freeze_gives_stalled_and_safe_state_then_recovers(run: Run) -> None:

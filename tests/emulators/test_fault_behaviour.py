@@ -107,7 +107,11 @@ def test_drop_shows_as_counter_jumps_the_driver_counts_exactly(session: Session)
     assert got == pytest.approx(0.85 * 250 * 0.5, rel=0.3)
     lost = session.emulator_delta("packets_dropped", 0.5, 2.4)
     assert lost > 50
-    assert dropped(session.reads, start_s=0.5, end_s=2.4) == lost
+    # Packets the emulator lost by itself in the same span (skipped after falling > 1 s
+    # behind on a loaded machine, or a failed write) are counter jumps too; 0 on a quiet run.
+    unplanned = sum(session.emulator_delta(key, 0.5, 2.4)
+                    for key in ("packets_skipped_late", "write_overflows"))
+    assert lost <= dropped(session.reads, start_s=0.5, end_s=2.4) <= lost + unplanned
 
 
 def test_garbage(session: Session) -> None:
