@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
@@ -116,3 +117,19 @@ def rate_hz(reads: list[Read], preset: str = "default", start_s: float = 0.0) ->
     window = [r for r in reads if r.t_s >= start_s]
     n = sum(r.data[preset].shape[1] for r in window[1:] if preset in r.data)
     return n / (window[-1].t_s - window[0].t_s)
+
+
+def udp_receive_buffer_drops() -> int:
+    """Datagrams this network namespace's kernel dropped because a socket's receive buffer
+    was full (``RcvbufErrors`` in /proc/net/snmp); 0 where the counter cannot be read.
+
+    A Galea datagram carries up to MAX_PACKETS_PER_DATAGRAM packets, so a receiver starved
+    on a loaded machine loses that many counter values per drop: real loss the driver counts.
+    """
+    try:
+        lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()
+                 if line.startswith("Udp:")]
+        names, values = lines[0], lines[1]
+        return int(values[names.index("RcvbufErrors")])
+    except (OSError, IndexError, ValueError):
+        return 0
